@@ -1,0 +1,176 @@
+"""Reading and writing images and 300-W ``.pts`` files.
+
+Coordinates in the package are float ``(N, 2)`` arrays, order (x, y), 0-based pixel centres (pixel
+``i`` covers ``[i - 0.5, i + 0.5]``). The 300-W ``.pts`` files are 1-based (Matlab-style): the shift
+by one happens here, in :func:`read_pts` and :func:`write_pts`, and nowhere else.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+__all__ = ["ImageReadError", "PtsFormatError", "read_pts", "write_pts", "read_image", "PTS_OFFSET"]
+
+PTS_OFFSET = 1.0
+"""The 300-W files count pixels from 1: ``x_file = x_ours + PTS_OFFSET``."""
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read as an image (names the file and the problem)."""
+
+
+class PtsFormatError(ValueError):
+    """A ``.pts`` file that does not hold a valid point list (names the file and the problem)."""
+
+
+def read_pts(path: str | os.PathLike, n_points: int | None = None) -> np.ndarray:
+    """Read a 300-W ``.pts`` file.
+
+    Accepts the standard form (``version: 1``, ``n_points: N``, ``{``, N lines ``x y``, ``}``)
+    and a bare list of ``x y`` lines.
+
+    Args:
+        path: the file.
+        n_points: if given, the number of points the file must hold.
+
+    Returns:
+        float64 array ``(N, 2)``, (x, y), 0-based pixel centres (file value minus 1).
+
+    Raises:
+        FileNotFoundError: no such file.
+        PtsFormatError: malformed header, a line that is not two numbers, NaN/inf, wrong count.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.pts"
+        >>> _ = p.write_text("version: 1\\nn_points: 2\\n{\\n1 1\\n10.5 20\\n}\\n")
+        >>> read_pts(p)
+        array([[ 0. ,  0. ],
+               [ 9.5, 19. ]])
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such .pts file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise PtsFormatError(f"{path}: not a text file ({err})") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    declared = None
+    body = lines
+    if lines and lines[0].lower().startswith("version"):
+        header = {}
+        i = 0
+        while i < len(lines) and lines[i] != "{":
+            key, sep, value = lines[i].partition(":")
+            if not sep:
+                raise PtsFormatError(f"{path}: line {i + 1} {lines[i]!r} is not a 'key: value' header line")
+            header[key.strip().lower()] = value.strip()
+            i += 1
+        if i == len(lines):
+            raise PtsFormatError(f"{path}: header without an opening '{{'")
+        if "}" not in lines[i + 1:]:
+            raise PtsFormatError(f"{path}: no closing '}}'")
+        end = lines.index("}", i + 1)
+        body = lines[i + 1:end]
+        if "n_points" in header:
+            try:
+                declared = int(header["n_points"])
+            except ValueError:
+                raise PtsFormatError(f"{path}: n_points {header['n_points']!r} is not an integer") from None
+    points = []
+    for k, line in enumerate(body):
+        parts = line.replace(",", " ").split()
+        if len(parts) != 2:
+            raise PtsFormatError(f"{path}: point {k + 1} {line!r} is not two numbers 'x y'")
+        try:
+            x, y = float(parts[0]), float(parts[1])
+        except ValueError:
+            raise PtsFormatError(f"{path}: point {k + 1} {line!r} is not two numbers 'x y'") from None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise PtsFormatError(f"{path}: point {k + 1} {line!r} is not finite")
+        points.append((x, y))
+    if not points:
+        raise PtsFormatError(f"{path}: holds no points")
+    if declared is not None and declared != len(points):
+        raise PtsFormatError(f"{path}: header says n_points: {declared} but {len(points)} points follow")
+    if n_points is not None and len(points) != n_points:
+        raise PtsFormatError(f"{path}: {len(points)} points, expected {n_points}")
+    return np.asarray(points, dtype=np.float64) - PTS_OFFSET
+
+
+def write_pts(path: str | os.PathLike, points: np.ndarray) -> Path:
+    """Write points ``(N, 2)`` (0-based x, y) as a standard 1-based 300-W ``.pts`` file.
+
+    Floats are written with ``repr`` precision so that :func:`read_pts` gives back exactly the
+    same numbers. The file is written to a temporary name first and renamed, so a failure leaves
+    no partial file.
+    """
+    path = Path(path)
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise ValueError(f"write_pts({path}): points must have shape (N, 2), got {pts.shape}")
+    if not np.isfinite(pts).all():
+        raise ValueError(f"write_pts({path}): points contain NaN or inf")
+    shifted = pts + PTS_OFFSET
+    lines = ["version: 1", f"n_points: {len(pts)}", "{"]
+    lines += [f"{float(x)!r} {float(y)!r}" for x, y in shifted]
+    lines.append("}")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file of any common kind as RGB uint8 ``(H, W, 3)``.
+
+    Grayscale is repeated over the three channels, alpha is dropped (composited on black where
+    transparent), 16-bit images are scaled to 8 bits (``v * 255 / 65535``), palette images are
+    expanded.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ImageReadError: empty, truncated, corrupt or non-image file (the message names it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: empty file, not an image")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return _to_rgb_uint8(img, path)
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path}: not a readable image (unknown or corrupt format)") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        if isinstance(err, ImageReadError):
+            raise
+        raise ImageReadError(f"{path}: corrupt or truncated image ({err})") from None
+
+
+def _to_rgb_uint8(img: Image.Image, path: Path) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        maxval = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
+        gray = np.clip(np.round(arr * 255.0 / maxval), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        hi = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+        gray = np.clip(np.round(arr * 255.0 / hi), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+        rgb = rgba[..., :3] * (rgba[..., 3:] / 255.0)
+        return np.round(rgb).astype(np.uint8)
+    arr = np.asarray(img.convert("RGB"))
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.size == 0:
+        raise ImageReadError(f"{path}: could not be converted to RGB (mode {mode}, shape {arr.shape})")
+    return np.ascontiguousarray(arr, dtype=np.uint8)

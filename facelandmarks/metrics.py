@@ -1,0 +1,122 @@
+"""Error metrics of the field: NME with named normalisers, CED, AUC, failure rate.
+
+Pure, vectorised functions that never print. Every normaliser has a name:
+
+* ``inter_ocular``: distance between the outer eye corners (iBUG 1-based 37 and 46), 300-W's choice;
+* ``inter_pupil``: distance between the eye centres (means of 37-42 and 43-48);
+* ``bbox``: ``sqrt(w * h)`` of the ground-truth points' box;
+* ``bbox_diagonal``: ``sqrt(w^2 + h^2)`` of the ground-truth points' box.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .geometry import as_points, box_size, points_box
+from .schemes import IBUG68, LandmarkScheme
+
+__all__ = ["NORMALISERS", "normalising_distance", "point_errors", "nme", "ced", "auc", "failure_rate", "summary"]
+
+NORMALISERS = ("inter_ocular", "inter_pupil", "bbox", "bbox_diagonal")
+
+
+def normalising_distance(gt: np.ndarray, norm: str = "inter_ocular", scheme: LandmarkScheme = IBUG68) -> np.ndarray:
+    """The normalising distance of ground-truth shapes ``(N, 2) -> ()`` or ``(B, N, 2) -> (B,)``."""
+    gt = as_points(gt, "gt")
+    if norm == "bbox":
+        wh = box_size(points_box(gt))
+        return np.sqrt(wh[..., 0] * wh[..., 1])
+    if norm == "bbox_diagonal":
+        wh = box_size(points_box(gt))
+        return np.hypot(wh[..., 0], wh[..., 1])
+    if norm in scheme.normalisers:
+        if gt.shape[-2] != scheme.n_points:
+            raise ValueError(f"normaliser {norm!r} of scheme {scheme.name} needs {scheme.n_points} points, got {gt.shape[-2]}")
+        a, b = scheme.normalisers[norm]
+        pa = gt[..., list(a), :].mean(axis=-2)
+        pb = gt[..., list(b), :].mean(axis=-2)
+        return np.linalg.norm(pa - pb, axis=-1)
+    raise ValueError(f"unknown normaliser {norm!r}; known: {NORMALISERS[2:] + tuple(scheme.normalisers)}")
+
+
+def point_errors(pred: np.ndarray, gt: np.ndarray, norm: str | None = "inter_ocular",
+                 scheme: LandmarkScheme = IBUG68) -> np.ndarray:
+    """Per-point Euclidean errors ``(N,)`` or ``(B, N)``, divided by the normaliser (``None``: pixels)."""
+    pred = as_points(pred, "pred")
+    gt = as_points(gt, "gt")
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred {pred.shape} and gt {gt.shape} must have the same shape")
+    err = np.linalg.norm(pred - gt, axis=-1)
+    if norm is None:
+        return err
+    d = normalising_distance(gt, norm, scheme)
+    if np.any(d <= 0):
+        raise ValueError(f"normalising distance {norm!r} is zero for some ground-truth shape")
+    return err / np.asarray(d)[..., None]
+
+
+def nme(pred: np.ndarray, gt: np.ndarray, norm: str = "inter_ocular", points: str | np.ndarray | None = None,
+        scheme: LandmarkScheme = IBUG68) -> np.ndarray | float:
+    """Normalised mean error per image.
+
+    ``NME = mean_i |pred_i - gt_i| / d(gt)`` over the chosen points, with ``d`` the named normaliser
+    computed on all points of the ground truth.
+
+    Args:
+        pred, gt: ``(N, 2)`` or ``(B, N, 2)``, (x, y).
+        norm: a name from :data:`NORMALISERS`.
+        points: ``None``/``"all"``, a subset name of the scheme (``"inner"`` = the 51 points
+            without the jaw), a group name, or an index array.
+
+    Returns:
+        a float for one shape, ``(B,)`` for a batch.
+
+    Example:
+        >>> gt = np.zeros((68, 2)); gt[45, 0] = 10.0   # outer eye corners 10 px apart
+        >>> pred = gt + [3.0, 4.0]                     # every point 5 px off
+        >>> float(nme(pred, gt))
+        0.5
+    """
+    errors = point_errors(pred, gt, norm, scheme)
+    idx = points if isinstance(points, np.ndarray) else scheme.subset(points)
+    out = errors[..., idx].mean(axis=-1)
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def ced(errors: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Cumulative error distribution: fraction of images with error <= each threshold."""
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1)
+    if errors.size == 0:
+        raise ValueError("ced needs at least one error")
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    return (errors[None, :] <= thresholds.reshape(-1, 1)).mean(axis=1).reshape(thresholds.shape)
+
+
+def auc(errors: np.ndarray, threshold: float = 0.08, steps: int = 1001) -> float:
+    """Area under the CED from 0 to ``threshold``, divided by ``threshold`` (1.0 = every error is 0).
+
+    Example:
+        >>> round(auc(np.array([0.0, 0.04, 1.0]), 0.08), 3)  # CED = 1/3 + (1/3 on [0.04, 0.08])
+        0.5
+    """
+    xs = np.linspace(0.0, threshold, steps)
+    return float(np.trapezoid(ced(errors, xs), xs) / threshold)
+
+
+def failure_rate(errors: np.ndarray, threshold: float = 0.08) -> float:
+    """Fraction of images whose error is above ``threshold``."""
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1)
+    if errors.size == 0:
+        raise ValueError("failure_rate needs at least one error")
+    return float((errors > threshold).mean())
+
+
+def summary(errors: np.ndarray, threshold: float = 0.08) -> dict[str, float]:
+    """Mean, median, AUC@threshold and failure rate of per-image errors, as a dict."""
+    errors = np.asarray(errors, dtype=np.float64).reshape(-1)
+    return {
+        "n": int(errors.size),
+        "mean": float(errors.mean()),
+        "median": float(np.median(errors)),
+        f"auc@{threshold:g}": auc(errors, threshold),
+        f"failure@{threshold:g}": failure_rate(errors, threshold),
+    }

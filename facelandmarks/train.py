@@ -1,0 +1,372 @@
+"""Training of both cascade levels: configs, batches, loop, checkpoints and logs.
+
+Everything is deterministic for a seed: each epoch draws its randomness from generators seeded by
+``(seed, epoch)``, and the learning rate is a pure function of the step, so an interrupted run
+resumed from its last checkpoint reaches the same weights as an uninterrupted one.
+
+Outputs in ``out_dir`` (``NAME`` = ``level1`` or ``level2``):
+    * ``NAME_last.pt``: full checkpoint after every epoch (model, optimiser, log, configs);
+    * ``NAME.pt``: the final weights with their configs (what the cascade loads);
+    * ``NAME_log.csv``: one row per epoch (losses, validation NME, learning rate, seconds).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import metrics
+from .augment import AugmentConfig, NO_AUGMENT, flip_points, occlude, photometric, random_crop_transforms
+from .datasets import FaceSet, jitter_boxes
+from .geometry import (fit_similarity, hflip_matrix, points_box, procrustes_mean, similarity_matrix,
+                       transform_points, warp_batch)
+from .models.level1 import Level1Config, Level1Net, crop_matrices, from_unit, to_unit
+from .models.level2 import Level2Config, Level2Net, patch_matrices
+
+__all__ = [
+    "TrainConfig", "SimulatedErrors", "CheckpointMismatchError",
+    "level1_batch", "level2_batch", "canonical_shape", "simulate_level1_errors",
+    "train_level1", "train_level2", "read_log", "save_model", "load_model",
+]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a level is trained (the same dataclass for both levels)."""
+
+    epochs: int = 60
+    batch_size: int = 32  # faces per batch (level 2: all N patches of each face)
+    lr: float = 2e-3  # peak learning rate of Adam(W)
+    weight_decay: float = 1e-4
+    warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to lr * final_lr_fraction
+    final_lr_fraction: float = 0.02
+    seed: int = 0
+    val_fraction: float = 0.1  # of the training faces, held out for validation (never test faces)
+    box_shift: float = 0.05  # std of the landmark-box centre jitter, fraction of the box size
+    box_scale: float = 0.05  # std of the landmark-box log-size jitter
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    threads: int = 0  # torch threads, 0 = torch's default
+    limit: int = 0  # use only the first faces (quick runs and tests), 0 = all
+
+
+@dataclass(frozen=True)
+class SimulatedErrors:
+    """Level-1-like errors used to train level 2 (magnitudes as fractions of the inter-ocular distance)."""
+
+    point_sigma: float = 0.035  # independent per-point error, std
+    shift: float = 0.03  # common shift of the whole shape, std
+    rotation_deg: float = 3.0  # common rotation of the shape, std, degrees
+    scale: float = 0.03  # common log-scale change, std
+    spread: float = 0.4  # per-face multiplier exp(N(0, spread)) on all of the above (hard and easy faces)
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint saved with another configuration than the one asked for."""
+
+
+# --------------------------------------------------------------------------------------------
+# batches
+# --------------------------------------------------------------------------------------------
+def level1_batch(faces: FaceSet, index: np.ndarray, config: Level1Config, boxes: np.ndarray,
+                 rng: np.random.Generator, generator: torch.Generator,
+                 augment: AugmentConfig = NO_AUGMENT) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+    """Crops, unit-coordinate targets and image -> crop matrices for the faces at ``index``.
+
+    Returns:
+        crops ``(B, 3, S, S)`` in [0, 1], targets ``(B, N, 2)`` unit crop coordinates, matrices ``(B, 3, 3)``.
+    """
+    size = config.input_size
+    mats = crop_matrices(boxes, config)
+    mats, flipped = random_crop_transforms(mats, size, rng, augment)
+    crops = torch.cat([warp_batch(faces.images[i], m[None], size) for i, m in zip(index, mats)]) / 255.0
+    pts = flip_points(transform_points(faces.points[index], mats), flipped, faces.scheme)
+    if augment != NO_AUGMENT:
+        crops = occlude(photometric(crops, generator, augment), generator, augment)
+    return crops, torch.as_tensor(to_unit(pts, size), dtype=torch.float32), mats
+
+
+def canonical_shape(points: np.ndarray, face_size: float) -> np.ndarray:
+    """The rectified frame's canonical shape: the Procrustes mean of ``points``, made left-right
+    symmetric, scaled to width ``face_size`` and centred on ``(face_size/2, face_size/2)``."""
+    mean = procrustes_mean(points)
+    width = mean[:, 0].max() - mean[:, 0].min()
+    return mean * (face_size / width) + face_size / 2
+
+
+def simulate_level1_errors(gt: np.ndarray, rng: np.random.Generator, sim: SimulatedErrors,
+                           scheme_norm: np.ndarray) -> np.ndarray:
+    """Perturb ground truth ``(B, N, 2)`` like a level-1 network would; ``scheme_norm`` ``(B,)`` = IOD."""
+    b, n, _ = gt.shape
+    mult = np.exp(rng.normal(0, sim.spread, b)) * scheme_norm
+    centre = gt.mean(axis=1)
+    out = np.empty_like(gt)
+    for i in range(b):
+        angle = math.radians(sim.rotation_deg) * rng.normal() * mult[i] / scheme_norm[i]
+        scale = math.exp(sim.scale * rng.normal() * mult[i] / scheme_norm[i])
+        m = similarity_matrix(scale, angle)
+        shift = rng.normal(0, sim.shift, 2) * mult[i]
+        out[i] = (gt[i] - centre[i]) @ m[:2, :2].T + centre[i] + shift
+    return out + rng.normal(0, sim.point_sigma, gt.shape) * mult[:, None, None]
+
+
+def level2_batch(faces: FaceSet, index: np.ndarray, config: Level2Config, canonical: np.ndarray,
+                 neighbours: np.ndarray, rng: np.random.Generator, generator: torch.Generator,
+                 sim: SimulatedErrors, augment: AugmentConfig = NO_AUGMENT,
+                 level1_points: np.ndarray | None = None) -> dict[str, np.ndarray | torch.Tensor]:
+    """Patches and targets for level 2 on the faces at ``index``.
+
+    The level-1 points are ``level1_points`` when given, else simulated from the ground truth.
+    With ``augment.flip_prob`` a face is mirrored (its points renumbered by the flip permutation).
+
+    Returns a dict: ``patches (B, N, 3, P, P)``, ``targets (B, N, K, 2)`` in patch units,
+    ``centres (B, N, 2)`` and ``gt (B, N, 2)`` in the rectified frame, ``rectify (B, 3, 3)``.
+    """
+    p = config.patch_size
+    gt = faces.points[index].copy()
+    flips = np.eye(3)[None].repeat(len(index), 0)
+    flipped = rng.random(len(index)) < augment.flip_prob
+    for j, i in enumerate(index):
+        if flipped[j]:
+            flips[j] = hflip_matrix(faces.images[i].shape[1])
+    gt = flip_points(transform_points(gt, flips), flipped, faces.scheme)
+    if level1_points is None:
+        iod = metrics.normalising_distance(gt, "inter_ocular", faces.scheme)
+        start = simulate_level1_errors(gt, rng, sim, np.asarray(iod))
+    else:
+        start = flip_points(transform_points(level1_points, flips), flipped, faces.scheme)
+    to_rect = fit_similarity(start, canonical)  # (flipped) image -> rectified
+    rectify = to_rect @ flips
+    centres = transform_points(start, to_rect)
+    gt_rect = transform_points(gt, to_rect)
+    mats = patch_matrices(rectify, centres, p)
+    patches = torch.stack([warp_batch(faces.images[i], mats[j], p) for j, i in enumerate(index)]) / 255.0
+    if augment != NO_AUGMENT:
+        b, n = patches.shape[:2]
+        patches = photometric(patches.reshape(b * n, 3, p, p), generator, replace(augment, gray_prob=0.0))
+        patches = patches.view(b, n, 3, p, p)
+    targets = (gt_rect[:, neighbours] - centres[:, :, None, :]) / p  # (B, N, K, 2)
+    return {"patches": patches, "targets": torch.as_tensor(targets, dtype=torch.float32),
+            "centres": centres, "gt": gt_rect, "rectify": rectify}
+
+
+# --------------------------------------------------------------------------------------------
+# the loop
+# --------------------------------------------------------------------------------------------
+def _lr_at(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
+    warm = max(1, int(cfg.warmup_epochs * steps_per_epoch))
+    total = cfg.epochs * steps_per_epoch
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    t = (step - warm) / max(1, total - warm)
+    low = cfg.lr * cfg.final_lr_fraction
+    return low + 0.5 * (cfg.lr - low) * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def _epoch_rngs(seed: int, epoch: int) -> tuple[np.random.Generator, torch.Generator]:
+    torch.manual_seed(seed * 100003 + epoch)
+    return np.random.default_rng([seed, epoch]), torch.Generator().manual_seed(seed * 100003 + epoch)
+
+
+def _write_log(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
+    """Read a training log CSV as a list of dicts of floats."""
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def save_model(path: str | os.PathLike, kind: str, model: nn.Module, config: object, extra: dict | None = None) -> Path:
+    """Save final weights with ``asdict(config)`` so that the file alone rebuilds the model."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_save({"kind": kind, "config": asdict(config), "model": model.state_dict(), **(extra or {})}, path)
+    return path
+
+
+def _config_from_dict(cls: type, data: dict) -> object:
+    fields = {}
+    for k, v in data.items():
+        fields[k] = tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
+    return cls(**fields)
+
+
+def load_model(path: str | os.PathLike, kind: str | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild a model saved by :func:`save_model`; returns (model in eval mode, the saved dict)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # a truncated or foreign file
+        raise ValueError(f"{path}: not a facelandmarks model file ({err})") from None
+    if not isinstance(saved, dict) or "kind" not in saved or "config" not in saved:
+        raise ValueError(f"{path}: not a facelandmarks model file (no 'kind'/'config')")
+    if kind is not None and saved["kind"] != kind:
+        raise CheckpointMismatchError(f"{path}: holds a {saved['kind']} model, expected {kind}")
+    if saved["kind"] == "level1":
+        model = Level1Net(_config_from_dict(Level1Config, saved["config"]))
+    elif saved["kind"] == "level2":
+        cfg = _config_from_dict(Level2Config, saved["config"])
+        model = Level2Net(cfg)
+    else:
+        raise ValueError(f"{path}: unknown model kind {saved['kind']!r}")
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as err:
+        raise CheckpointMismatchError(f"{path}: weights do not fit its config ({str(err).splitlines()[0]})") from None
+    return model.eval(), saved
+
+
+def _resume(path: Path, kind: str, model: nn.Module, opt: torch.optim.Optimizer, configs: dict) -> tuple[int, list[dict]]:
+    if not path.is_file():
+        return 0, []
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    for key, value in configs.items():
+        if ck.get(key) != value:
+            raise CheckpointMismatchError(
+                f"{path}: checkpoint was saved with another {key} ({ck.get(key)}) than this run ({value}); "
+                "use another out_dir or resume=False")
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    return ck["epoch"] + 1, ck["log"]
+
+
+def _loop(kind: str, model: nn.Module, configs: dict, cfg: TrainConfig, n_train: int,
+          make_batch: Callable[[np.ndarray, np.random.Generator, torch.Generator], tuple[torch.Tensor, torch.Tensor]],
+          validate: Callable[[], dict[str, float]], out_dir: Path, resume: bool, progress: bool,
+          on_epoch: Callable[[dict], None] | None) -> list[dict]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    last = out_dir / f"{kind}_last.pt"
+    start, log = _resume(last, kind, model, opt, configs) if resume else (0, [])
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    for epoch in range(start, cfg.epochs):
+        rng, gen = _epoch_rngs(cfg.seed, epoch)
+        order = rng.permutation(n_train)
+        model.train()
+        t0, total, count = time.time(), 0.0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"{kind} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        for b in bar:
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            lr = _lr_at(epoch * steps_per_epoch + b, steps_per_epoch, cfg)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            inputs, targets = make_batch(idx, rng, gen)
+            loss = (model(inputs) - targets).abs().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+            count += len(idx)
+            bar.set_postfix(loss=f"{total / count:.4f}")
+        model.eval()
+        row = {"epoch": epoch + 1, "train_loss": total / count, **validate(), "lr": lr, "seconds": time.time() - t0}
+        log.append(row)
+        _atomic_save({"kind": kind, **configs, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                      "epoch": epoch, "log": log}, last)
+        _write_log(out_dir / f"{kind}_log.csv", log)
+        if on_epoch:
+            on_epoch(row)
+    return log
+
+
+def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSet, val_set: FaceSet,
+                 out_dir: str | os.PathLike, resume: bool = True, progress: bool = True,
+                 on_epoch: Callable[[dict], None] | None = None) -> tuple[Level1Net, list[dict]]:
+    """Train a level-1 network on ``train_set`` (jittered ground-truth boxes + augmentation).
+
+    Validation each epoch: L1 loss and mean NME (inter-ocular, 68 points) on ``val_set`` with boxes
+    jittered once by a fixed seed. Returns the model (eval mode) and the per-epoch log.
+    """
+    out_dir = Path(out_dir)
+    torch.manual_seed(train_cfg.seed)
+    model = Level1Net(config).to(memory_format=torch.channels_last)
+    gt_boxes = points_box(train_set.points)
+    base = transform_points(train_set.points, crop_matrices(gt_boxes, config))
+    sym = flip_points(transform_points(base, np.tile(hflip_matrix(config.input_size), (len(base), 1, 1))),
+                      np.ones(len(base), bool), train_set.scheme)
+    model.mean_shape.copy_(torch.as_tensor(to_unit(np.concatenate([base, sym]).mean(0), config.input_size)))
+    val_boxes = jitter_boxes(points_box(val_set.points), np.random.default_rng(12345), train_cfg.box_shift, train_cfg.box_scale)
+    val_crops, val_targets, val_mats = level1_batch(val_set, np.arange(len(val_set)), config, val_boxes,
+                                                    np.random.default_rng(0), torch.Generator())
+
+    def make_batch(idx: np.ndarray, rng: np.random.Generator, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        boxes = jitter_boxes(points_box(train_set.points[idx]), rng, train_cfg.box_shift, train_cfg.box_scale)
+        crops, targets, _ = level1_batch(train_set, idx, config, boxes, rng, gen, train_cfg.augment)
+        return crops.contiguous(memory_format=torch.channels_last), targets
+
+    def validate() -> dict[str, float]:
+        with torch.no_grad():
+            pred = torch.cat([model(val_crops[i:i + 64].contiguous(memory_format=torch.channels_last))
+                              for i in range(0, len(val_crops), 64)])
+        loss = (pred - val_targets).abs().mean().item()
+        pts = transform_points(from_unit(pred.numpy().astype(np.float64), config.input_size), np.linalg.inv(val_mats))
+        return {"val_loss": loss, "val_nme": float(np.mean(metrics.nme(pts, val_set.points)))}
+
+    configs = {"config": asdict(config), "train_config": asdict(train_cfg)}
+    log = _loop("level1", model, configs, train_cfg, len(train_set), make_batch, validate, out_dir, resume, progress, on_epoch)
+    save_model(out_dir / "level1.pt", "level1", model, config, {"train_config": asdict(train_cfg), "log": log})
+    return model.eval(), log
+
+
+def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErrors, train_set: FaceSet,
+                 val_set: FaceSet, out_dir: str | os.PathLike, resume: bool = True, progress: bool = True,
+                 on_epoch: Callable[[dict], None] | None = None) -> tuple[Level2Net, list[dict]]:
+    """Train the level-2 patch networks on simulated level-1 errors (see :class:`SimulatedErrors`).
+
+    Validation each epoch: mean NME (inter-ocular) on ``val_set`` of the simulated level-1 points
+    (``val_start_nme``) and after refinement (``val_nme``), same seeded simulation every epoch.
+    """
+    out_dir = Path(out_dir)
+    torch.manual_seed(train_cfg.seed)
+    canonical = canonical_shape(train_set.points, config.face_size)
+    model = Level2Net(config, canonical)
+    nbrs = model.neighbours.numpy()
+    val = level2_batch(val_set, np.arange(len(val_set)), config, canonical, nbrs, np.random.default_rng(12345),
+                       torch.Generator(), sim)
+
+    def make_batch(idx: np.ndarray, rng: np.random.Generator, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = level2_batch(train_set, idx, config, canonical, nbrs, rng, gen, sim, train_cfg.augment)
+        return batch["patches"], batch["targets"]
+
+    def validate() -> dict[str, float]:
+        with torch.no_grad():
+            offsets = torch.cat([model(val["patches"][i:i + 16]) for i in range(0, len(val_set), 16)])
+            refined = model.vote(torch.as_tensor(val["centres"], dtype=torch.float32), offsets).numpy()
+        loss = (offsets - val["targets"]).abs().mean().item()
+        return {"val_loss": loss,
+                "val_start_nme": float(np.mean(metrics.nme(val["centres"], val["gt"]))),
+                "val_nme": float(np.mean(metrics.nme(refined.astype(np.float64), val["gt"])))}
+
+    configs = {"config": asdict(config), "train_config": asdict(train_cfg), "simulated_errors": asdict(sim)}
+    log = _loop("level2", model, configs, train_cfg, len(train_set), make_batch, validate, out_dir, resume, progress, on_epoch)
+    save_model(out_dir / "level2.pt", "level2", model, config, {"train_config": asdict(train_cfg),
+                                                               "simulated_errors": asdict(sim), "log": log})
+    return model.eval(), log
