@@ -1,2 +1,10 @@
-"""facelandmarks: the deep coarse-to-fine CNN cascade of Fan & Zhou (2016), for learning and doing."""
+"""facelandmarks: the deep coarse-to-fine CNN cascade of Fan & Zhou (2016), for learning and doing.
+
+Start with :func:`load_pretrained` and :meth:`Cascade.predict`; the modules are named by domain:
+``schemes``, ``io``, ``geometry``, ``augment``, ``datasets``, ``detect``, ``metrics``, ``models``,
+``train``, ``viz``, ``widgets``, ``human``, ``labs``, ``cli``.
+"""
+from .models.cascade import Cascade, load_pretrained
+
 __version__ = "0.1.0"
+__all__ = ["Cascade", "load_pretrained", "__version__"]
