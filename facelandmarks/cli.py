@@ -4,6 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .models.cascade import Cascade
 
 __all__ = ["main"]
 
@@ -45,9 +52,198 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from pathlib import Path
+def _collect_images(inputs: list[Path]) -> list[Path]:
+    from .datasets import IMAGE_SUFFIXES
 
+    paths: list[Path] = []
+    for item in inputs:
+        if item.is_dir():
+            paths += sorted(p for p in item.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            paths.append(item)
+    return paths
+
+
+def _save_overlay(path: Path, image: np.ndarray, result: object, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from . import viz
+
+    fig, ax = plt.subplots(figsize=(6, 6 * image.shape[0] / image.shape[1]))
+    ax.imshow(image)
+    if getattr(result, "detector_box", None) is not None:
+        viz.draw_box(ax, result.detector_box, color="yellow", label="detector box")
+    viz.draw_landmarks(ax, result.points)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _load_cascade(args: argparse.Namespace) -> "Cascade":
+    from .models.cascade import Cascade, load_pretrained
+
+    if getattr(args, "level1_weights", None):
+        return Cascade.from_files(args.level1_weights, None if args.no_level2 else args.level2_weights)
+    return load_pretrained(level2=None if args.no_level2 else "k3", fuse=True)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import json
+
+    from .io import read_image, write_pts
+
+    paths = _collect_images(args.inputs)
+    if not paths:
+        print("error: no images found in " + ", ".join(map(str, args.inputs)), file=sys.stderr)
+        return 2
+    boxes: dict[str, list[float]] = {}
+    if args.boxes:
+        try:
+            boxes = json.loads(Path(args.boxes).read_text())
+        except (OSError, ValueError) as err:
+            print(f"error: cannot read boxes file {args.boxes}: {err}", file=sys.stderr)
+            return 2
+        if not isinstance(boxes, dict):
+            print(f"error: {args.boxes} must map image stems to [x0, y0, x1, y1]", file=sys.stderr)
+            return 2
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    cascade = _load_cascade(args)
+    failed: list[tuple[Path, str]] = []
+    for path in paths:
+        try:
+            image = read_image(path)
+            box = boxes.get(path.stem)
+            result = cascade.predict(image, box=box, box_kind=args.box_kind, detector=args.detector, name=str(path))
+            out = write_pts(args.out_dir / f"{path.stem}.pts", result.points)
+            if args.overlay:
+                _save_overlay(args.out_dir / f"{path.stem}_overlay.png", image, result, path.name)
+            print(f"{path}: {out}")
+        except (OSError, ValueError) as err:  # unreadable file, no face, bad box: report, go on
+            failed.append((path, str(err)))
+            print(f"FAILED {path}: {err}", file=sys.stderr)
+    print(f"{len(paths) - len(failed)} of {len(paths)} images predicted; {len(failed)} failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    import csv
+
+    from . import datasets, viz
+    from .evaluation import evaluate
+
+    faces = datasets.FaceSet.load(datasets.list_faces(args.folder), progress=False)
+    cascade = _load_cascade(args)
+    ev = evaluate(cascade, faces, boxes=args.boxes, detector=args.detector, seed=args.seed, norm=args.norm)
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"{len(faces)} faces in {args.folder}; boxes: {ev.box_source}"
+          + (f" ({int(ev.fallback.sum())} faces without a detection got a jittered ground-truth box, seed {args.seed})"
+             if ev.fallback.any() else ""))
+    print(f"NME normalised by {args.norm} distance, 68 points, failure threshold 0.08")
+    levels = [("level 1", "level1"), ("cascade", "final")] if cascade.level2 is not None else [("level 1", "level1")]
+    for label, level in levels:
+        s = ev.summary(level=level)
+        print(f"  {label:8s} mean {100 * s['mean']:.2f}%  median {100 * s['median']:.2f}%  "
+              f"AUC@0.08 {s['auc@0.08']:.3f}  failure rate {100 * s['failure@0.08']:.1f}%")
+    with open(args.out / "per_image.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(ev.rows()[0]))
+        writer.writeheader()
+        writer.writerows(ev.rows())
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    curves = {"level 1": ev.nme_level1}
+    if cascade.level2 is not None:
+        curves["cascade (level 1 + 2)"] = ev.nme
+    viz.plot_ced(curves, threshold=args.max_error, norm=args.norm, ax=ax)
+    fig.savefig(args.out / "ced.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    print(f"wrote {args.out / 'per_image.csv'} and {args.out / 'ced.png'}")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    import time
+
+    import torch
+
+    from . import datasets
+    from .geometry import points_box
+    from .models.cascade import load_pretrained
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    faces = datasets.load_split("test", args.data, limit=args.batch_size, progress=False)
+    boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(faces)} HELEN test faces, "
+          "ground-truth boxes jittered (no detection); median of repeats")
+
+    def timed(fn: Callable[[], object], repeats: int) -> float:
+        fn()  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return float(np.median(times))
+
+    rows = []
+    for label, fuse in (("plain", False), ("fused (BN folded, channels-last)", True)):
+        cascade = load_pretrained(fuse=fuse)
+        one = timed(lambda: cascade.predict_batch(faces.images[:1], boxes[:1]), args.repeats * 5)
+        one_l1 = timed(lambda: cascade.predict_batch(faces.images[:1], boxes[:1], use_level2=False), args.repeats * 5)
+        batch = timed(lambda: cascade.predict_batch(faces.images, boxes), args.repeats)
+        rows.append((label, one * 1000, one_l1 * 1000, len(faces) / batch))
+    print(f"{'model':36s} {'batch 1 ms/face':>16s} {'level 1 only':>13s} {'batch ' + str(len(faces)) + ' faces/s':>16s}")
+    for label, ms, ms1, fps in rows:
+        print(f"{label:36s} {ms:16.1f} {ms1:13.1f} {fps:16.1f}")
+    print(f"speed-up of fused over plain: batch 1 x{rows[0][1] / rows[1][1]:.2f}, batch {len(faces)} x{rows[1][3] / rows[0][3]:.2f}")
+    from . import detect
+
+    image = faces.images[0]
+    det = timed(lambda: detect.detect_faces(image, detect.DEFAULT_DETECTOR), args.repeats)
+    print(f"face detection ({detect.DEFAULT_DETECTOR}) on a {image.shape[1]}x{image.shape[0]} image: {det * 1000:.1f} ms "
+          f"(x{det / rows[1][1] * 1000:.1f} the fused cascade at batch 1)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import skimage.data
+
+    from .io import write_pts
+    from .models.cascade import load_pretrained
+
+    image = skimage.data.astronaut()
+    cascade = load_pretrained()
+    result = cascade.predict(image, name="skimage.data.astronaut()")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    _save_overlay(args.out, image, result, "facelandmarks cascade on skimage.data.astronaut()")
+    write_pts(args.out.with_suffix(".pts"), result.points)
+    print(f"detected a face at {np.round(result.detector_box, 1).tolist()}; 68 points written to "
+          f"{args.out.with_suffix('.pts')}, overlay to {args.out}")
+    return 0
+
+
+def _show_data(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from . import viz
+
+    fig = viz.data_overlay(args.data, n=args.n, seed=args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(args.out, dpi=80, bbox_inches="tight")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelandmarks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -66,6 +262,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(func=_train)
+
+    def model_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-level2", action="store_true", help="level 1 only")
+        p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
+        p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
+        p.add_argument("--detector", default=None, help="face detector (default: facelandmarks.detect.DEFAULT_DETECTOR)")
+
+    p = sub.add_parser("predict", help="predict 68 points on images; writes one 1-based .pts per image")
+    p.add_argument("inputs", nargs="+", type=Path, help="image files and/or folders of images")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--boxes", help="JSON file mapping image stem to a face box [x0, y0, x1, y1]")
+    p.add_argument("--box-kind", default="landmarks",
+                   help="convention of --boxes: 'landmarks' (tight box of the 68 points) or a detector name")
+    p.add_argument("--overlay", action="store_true", help="also save NAME_overlay.png")
+    model_options(p)
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("evaluate", help="NME, AUC, failure rate and a CED plot on a folder of image + .pts")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="folder for ced.png and per_image.csv")
+    p.add_argument("--boxes", choices=["detector", "jittered"], default="detector",
+                   help="face boxes from the detector (fallback: jittered ground truth) or jittered ground truth")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--norm", default="inter_ocular", help="normaliser: inter_ocular, inter_pupil, bbox, bbox_diagonal")
+    p.add_argument("--max-error", type=float, default=0.08)
+    model_options(p)
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("benchmark", help="speed of the cascade on the CPU (batch 1 and a batch), without detection")
+    p.add_argument("--data", default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=_benchmark)
+
+    p = sub.add_parser("demo", help="detect and predict the landmarks of skimage.data.astronaut(); save an overlay")
+    p.add_argument("--out", type=Path, default=Path("out/astronaut.png"))
+    p.set_defaults(func=_demo)
+
+    p = sub.add_parser("show-data", help="a figure of a few shared faces with their 68 points, coloured by group")
+    p.add_argument("--data", default=None)
+    p.add_argument("--out", type=Path, default=Path("out/faces.png"))
+    p.add_argument("-n", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_show_data)
     return parser
 
 

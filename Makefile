@@ -1,0 +1,46 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   -> creates .venv on first use, detects + predicts the astronaut's face, saves out/astronaut.png
+#   make test   -> creates .venv on first use, runs the test suite, the notebooks and the book build
+#
+# TORCH is the torch requirement pip installs first. The default is this project's CPU build
+# (torch==2.13.0); elsewhere use e.g. `make test TORCH=torch` (pip's default build, CUDA on Linux)
+# or install torch yourself from pytorch.org first and run `make test TORCH=`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+# The data root (folder holding 300w/ and human/). Library code reads only $FACELANDMARKS_DATA.
+FACELANDMARKS_DATA ?= $(abspath ../shared/data)
+export FACELANDMARKS_DATA
+
+.PHONY: venv demo test test-fast book show-data benchmark clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(TORCH) -e ".[dev,book]"
+	touch $@
+
+demo: venv
+	$(BIN)/facelandmarks demo --out out/astronaut.png
+
+test: venv
+	$(BIN)/pytest -q -p no:cacheprovider tests
+	bash book/build.sh
+
+test-fast: venv
+	$(BIN)/pytest -q -p no:cacheprovider -m "not browser and not slow" tests
+
+book: venv
+	bash book/build.sh
+
+show-data: venv
+	$(BIN)/facelandmarks show-data --out out/faces.png
+
+benchmark: venv
+	$(BIN)/facelandmarks benchmark
+
+clean:
+	rm -rf out book/_build .pytest_cache
