@@ -45,8 +45,11 @@ def _train(args: argparse.Namespace) -> int:
         config = SHALLOW if args.level == "shallow" else DEEP
         train_level1(config, cfg, train_set, val_set, args.out, resume=not args.restart, progress=args.progress, on_epoch=report)
     else:
-        config = replace(Level2Config(), k=args.k)
-        train_level2(config, cfg, SimulatedErrors(), train_set, val_set, args.out, resume=not args.restart,
+        config = replace(Level2Config(), k=args.k, face_size=args.face_size)
+        base = SimulatedErrors()
+        sim = replace(base, point_sigma=base.point_sigma * args.noise, shift=base.shift * args.noise,
+                      rotation_deg=base.rotation_deg * args.noise, scale=base.scale * args.noise)
+        train_level2(config, cfg, sim, train_set, val_set, args.out, resume=not args.restart,
                      progress=args.progress, on_epoch=report)
     print(f"trained {args.level} in {time.time() - t0:.0f} s; weights in {args.out}", flush=True)
     return 0
@@ -87,8 +90,9 @@ def _load_cascade(args: argparse.Namespace) -> "Cascade":
     from .models.cascade import Cascade, load_pretrained
 
     if getattr(args, "level1_weights", None):
-        return Cascade.from_files(args.level1_weights, None if args.no_level2 else args.level2_weights)
-    return load_pretrained(level2=None if args.no_level2 else "k3", fuse=True)
+        return Cascade.from_files(args.level1_weights, None if args.no_level2 else args.level2_weights,
+                                  None if args.no_level2 or args.no_level3 else args.level3_weights)
+    return load_pretrained(level2=None if args.no_level2 else "k3", level3=None if args.no_level3 else "k3", fuse=True)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -143,7 +147,11 @@ def _evaluate(args: argparse.Namespace) -> int:
           + (f" ({int(ev.fallback.sum())} faces without a detection got a jittered ground-truth box, seed {args.seed})"
              if ev.fallback.any() else ""))
     print(f"NME normalised by {args.norm} distance, 68 points, failure threshold 0.08")
-    levels = [("level 1", "level1"), ("cascade", "final")] if cascade.level2 is not None else [("level 1", "level1")]
+    levels = [("level 1", "level1")]
+    if cascade.level2 is not None:
+        levels.append(("level 2", "level2"))
+    if cascade.level3 is not None:
+        levels.append(("level 3", "final"))
     for label, level in levels:
         s = ev.summary(level=level)
         print(f"  {label:8s} mean {100 * s['mean']:.2f}%  median {100 * s['median']:.2f}%  "
@@ -160,7 +168,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     fig, ax = plt.subplots(figsize=(6, 4.5))
     curves = {"level 1": ev.nme_level1}
     if cascade.level2 is not None:
-        curves["cascade (level 1 + 2)"] = ev.nme
+        curves["level 1 + 2"] = ev.nme_level2
+    if cascade.level3 is not None:
+        curves["level 1 + 2 + 3"] = ev.nme
     viz.plot_ced(curves, threshold=args.max_error, norm=args.norm, ax=ax)
     fig.savefig(args.out / "ced.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -257,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--k", type=int, default=3, help="level 2: points refined per patch (1 or 3)")
+    p.add_argument("--face-size", type=float, default=96.0,
+                   help="level 2: width of the canonical face in the rectified frame, pixels (the patch is 24 px)")
+    p.add_argument("--noise", type=float, default=1.0,
+                   help="level 2: multiplier on the simulated level-1 errors (0.5 for a finer stage)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training faces (quick runs)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
@@ -265,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--no-level2", action="store_true", help="level 1 only")
+        p.add_argument("--no-level3", action="store_true", help="the paper's two levels only")
+        p.add_argument("--level3-weights", type=Path, help="a level-3 .pt file (with --level1/2-weights)")
         p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
         p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
         p.add_argument("--detector", default=None, help="face detector (default: facelandmarks.detect.DEFAULT_DETECTOR)")

@@ -25,18 +25,21 @@ class Evaluation:
     faces: FaceSet
     points: np.ndarray  # (B, N, 2) final predictions
     level1_points: np.ndarray  # (B, N, 2)
+    level2_points: np.ndarray  # (B, N, 2) (= points when the cascade has no level 3)
     boxes: np.ndarray  # (B, 4) landmark-convention boxes the cascade used
     box_source: str  # "detector:<name>", "jittered" or "given"
     fallback: np.ndarray  # (B,) bool
     norm: str = "inter_ocular"
     nme: np.ndarray = field(init=False)
     nme_level1: np.ndarray = field(init=False)
+    nme_level2: np.ndarray = field(init=False)
     point_errors: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         gt = self.faces.points
         self.nme = np.atleast_1d(metrics.nme(self.points, gt, self.norm, scheme=self.faces.scheme))
         self.nme_level1 = np.atleast_1d(metrics.nme(self.level1_points, gt, self.norm, scheme=self.faces.scheme))
+        self.nme_level2 = np.atleast_1d(metrics.nme(self.level2_points, gt, self.norm, scheme=self.faces.scheme))
         self.point_errors = metrics.point_errors(self.points, gt, self.norm, self.faces.scheme)
 
     @property
@@ -48,15 +51,18 @@ class Evaluation:
         return self.faces.points
 
     def summary(self, threshold: float = 0.08, level: str = "final") -> dict[str, float | str]:
-        """Mean/median NME, AUC@threshold, failure rate (``level``: ``"final"`` or ``"level1"``)."""
-        errors = self.nme if level == "final" else self.nme_level1
+        """Mean/median NME, AUC@threshold, failure rate (``level``: ``"final"``, ``"level1"`` or ``"level2"``)."""
+        by_level = {"final": self.nme, "level1": self.nme_level1, "level2": self.nme_level2}
+        if level not in by_level:
+            raise ValueError(f"level must be one of {sorted(by_level)}, got {level!r}")
+        errors = by_level[level]
         return {"norm": self.norm, "boxes": self.box_source, "fallback_boxes": int(self.fallback.sum()),
                 **metrics.summary(errors, threshold)}
 
     def rows(self) -> list[dict[str, float | str]]:
-        """One dict per face: name, NME of level 1 and of the cascade, whether the box was a fallback."""
-        return [{"name": n, "nme_level1": float(a), "nme": float(b), "fallback_box": bool(f)}
-                for n, a, b, f in zip(self.names, self.nme_level1, self.nme, self.fallback)]
+        """One dict per face: name, NME after each level, whether the box was a fallback."""
+        return [{"name": n, "nme_level1": float(a), "nme_level2": float(b), "nme": float(c), "fallback_box": bool(f)}
+                for n, a, b, c, f in zip(self.names, self.nme_level1, self.nme_level2, self.nme, self.fallback)]
 
 
 def face_boxes(faces: FaceSet, source: str = "detector", detector: str | None = None, seed: int = 0,
@@ -100,4 +106,4 @@ def evaluate(cascade: Cascade, faces: FaceSet, boxes: str | np.ndarray = "detect
     else:
         box_arr, fallback, source = np.asarray(boxes, dtype=np.float64), np.zeros(len(faces), bool), "given"
     result = cascade.predict_batch(faces.images, box_arr)
-    return Evaluation(faces, result.points, result.level1_points, box_arr, source, fallback, norm)
+    return Evaluation(faces, result.points, result.level1_points, result.level2_points, box_arr, source, fallback, norm)

@@ -51,11 +51,12 @@ class FacePrediction:
 
     points: np.ndarray  # (N, 2) final points
     level1_points: np.ndarray  # (N, 2) level-1 points
+    level2_points: np.ndarray  # (N, 2) level-2 points (= final without level 3)
     box: np.ndarray  # (4,) landmark-convention face box the crop was made from
     crop_matrix: np.ndarray  # (3, 3) image -> level-1 crop
-    rectify_matrix: np.ndarray | None  # (3, 3) image -> rectified face (None without level 2)
-    patch_matrices: np.ndarray | None  # (N, 3, 3) image -> patch p
-    votes: np.ndarray | None  # (N, K, 2) every patch's predictions, rectified frame
+    rectify_matrix: np.ndarray | None  # (3, 3) image -> level 2's rectified face (None without level 2)
+    patch_matrices: np.ndarray | None  # (N, 3, 3) image -> level 2's patch p
+    votes: np.ndarray | None  # (N, K, 2) every level-2 patch's predictions, rectified frame
     detector_box: np.ndarray | None = None  # (4,) the detector's own box, when detection was used
 
 
@@ -65,6 +66,7 @@ class BatchPrediction:
 
     points: np.ndarray
     level1_points: np.ndarray
+    level2_points: np.ndarray
     box: np.ndarray
     crop_matrix: np.ndarray
     rectify_matrix: np.ndarray | None
@@ -101,7 +103,10 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
 
 
 class Cascade(nn.Module):
-    """Level 1 (+ optional level 2) as one predictor.
+    """Level 1, optional level 2 (the paper's two levels) and an optional finer level 3, as one predictor.
+
+    Level 3 is our addition (the paper stops at two levels): the same patch network as level 2 on a
+    rectified face twice as large, trained on smaller errors, in the spirit of Sun et al.'s third level.
 
     Example:
         >>> import facelandmarks, skimage.data            # doctest: +SKIP
@@ -111,29 +116,35 @@ class Cascade(nn.Module):
         (68, 2)
     """
 
-    def __init__(self, level1: Level1Net, level2: Level2Net | None = None) -> None:
+    def __init__(self, level1: Level1Net, level2: Level2Net | None = None, level3: Level2Net | None = None) -> None:
         super().__init__()
-        if level2 is not None and level2.config.n_points != level1.config.n_points:
-            raise ValueError("level 1 and level 2 must predict the same number of points")
+        for net in (level2, level3):
+            if net is not None and net.config.n_points != level1.config.n_points:
+                raise ValueError("every level must predict the same number of points")
+        if level3 is not None and level2 is None:
+            raise ValueError("level 3 refines level 2's points: give level 2 too")
         self.level1 = level1.eval()
         self.level2 = None if level2 is None else level2.eval()
+        self.level3 = None if level3 is None else level3.eval()
 
     @property
     def n_points(self) -> int:
         return self.level1.config.n_points
 
     @classmethod
-    def from_files(cls, level1: str | os.PathLike, level2: str | os.PathLike | None = None) -> "Cascade":
+    def from_files(cls, level1: str | os.PathLike, level2: str | os.PathLike | None = None,
+                   level3: str | os.PathLike | None = None) -> "Cascade":
         """Build a cascade from files written by :func:`facelandmarks.train.save_model`."""
         from ..train import load_model
 
         l1, _ = load_model(level1, "level1")
         l2 = None if level2 is None else load_model(level2, "level2")[0]
-        return cls(l1, l2)
+        l3 = None if level3 is None else load_model(level3, "level2")[0]
+        return cls(l1, l2, l3)
 
     @torch.no_grad()
     def predict_batch(self, images: list[np.ndarray], boxes: np.ndarray, box_kind: str = "landmarks",
-                      use_level2: bool = True, chunk: int = 64) -> BatchPrediction:
+                      use_level2: bool = True, use_level3: bool = True, chunk: int = 64) -> BatchPrediction:
         """Predict the points of one face per image.
 
         Args:
@@ -142,6 +153,7 @@ class Cascade(nn.Module):
                 ``"landmarks"`` (the tight box of the points) or a detector name of
                 :data:`facelandmarks.detect.BOX_MAPPINGS` (e.g. ``"dlib_hog"``).
             use_level2: False stops after level 1 (``points`` = level-1 points).
+            use_level3: False stops after level 2 (when the cascade has a level 3).
         """
         images = [check_image(im, f"image {i}") for i, im in enumerate(images)]
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -163,22 +175,31 @@ class Cascade(nn.Module):
         l1_crop = from_unit(torch.cat(unit).double().numpy(), cfg1.input_size)
         l1 = transform_points(l1_crop, np.linalg.inv(crop_m))  # (B, N, 2) image frame
         if self.level2 is None or not use_level2:
-            return BatchPrediction(l1, l1, boxes, crop_m, None, None, None)
-        net2 = self.level2
+            return BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None)
+        l2, rect, patch_m, votes = self._refine(self.level2, images, l1, chunk)
+        points = l2
+        if self.level3 is not None and use_level3:
+            points = self._refine(self.level3, images, l2, chunk)[0]
+        return BatchPrediction(points, l1, l2, boxes, crop_m, rect, patch_m, votes)
+
+    @staticmethod
+    def _refine(net2: Level2Net, images: list[np.ndarray], start: np.ndarray, chunk: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """One patch-network level from ``start`` (B, N, 2): rectify, cut patches, predict, vote, map back."""
         p = net2.config.patch_size
-        rect = fit_similarity(l1, net2.canonical.double().numpy())  # (B, 3, 3) image -> rectified
-        centres = transform_points(l1, rect)  # (B, N, 2)
+        rect = fit_similarity(start, net2.canonical.double().numpy())  # (B, 3, 3) image -> rectified
+        centres = transform_points(start, rect)  # (B, N, 2)
         patch_m = patch_matrices(rect, centres, p)  # (B, N, 3, 3)
         votes, refined = [], []
-        for start in range(0, len(images), chunk):
-            stop = min(start + chunk, len(images))
-            patches = torch.stack([warp_batch(images[i], patch_m[i], p) for i in range(start, stop)]) / 255.0
+        for first in range(0, len(images), chunk):
+            stop = min(first + chunk, len(images))
+            patches = torch.stack([warp_batch(images[i], patch_m[i], p) for i in range(first, stop)]) / 255.0
             offsets = net2(patches)  # (b, N, K, 2)
-            c = torch.as_tensor(centres[start:stop], dtype=torch.float32)
+            c = torch.as_tensor(centres[first:stop], dtype=torch.float32)
             refined.append(net2.vote(c, offsets).double().numpy())
             votes.append((c[:, :, None, :] + offsets * p).double().numpy())
         points = transform_points(np.concatenate(refined), np.linalg.inv(rect))
-        return BatchPrediction(points, l1, boxes, crop_m, rect, patch_m, np.concatenate(votes))
+        return points, rect, patch_m, np.concatenate(votes)
 
     def predict(self, image: np.ndarray, box: np.ndarray | None = None, box_kind: str = "landmarks",
                 detector: str | None = None, use_level2: bool = True, name: str = "image") -> FacePrediction:
@@ -204,21 +225,28 @@ class Cascade(nn.Module):
 _WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 LEVEL1_WEIGHTS = {"deep": "level1_deep.pt", "shallow": "level1_shallow.pt"}
 LEVEL2_WEIGHTS = {"k3": "level2_k3.pt", "k1": "level2_k1.pt"}
+LEVEL3_WEIGHTS = {"k3": "level3_k3.pt"}
 
 
-def load_pretrained(level1: str = "deep", level2: str | None = "k3", fuse: bool = False) -> Cascade:
+def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str | None = "k3",
+                    fuse: bool = False) -> Cascade:
     """The cascade with the weights shipped in ``facelandmarks/weights`` (trained by this package).
 
     Args:
         level1: ``"deep"`` (the paper's Table 1a) or ``"shallow"`` (the Sun et al. style baseline).
         level2: ``"k3"``, ``"k1"`` or ``None`` (level 1 alone).
+        level3: ``"k3"`` (the fine level) or ``None`` (the paper's two levels); ignored without level 2.
         fuse: fold batch-norm into convolutions for speed (see :func:`fuse_for_inference`).
     """
     if level1 not in LEVEL1_WEIGHTS:
         raise KeyError(f"unknown level-1 weights {level1!r}; shipped: {sorted(LEVEL1_WEIGHTS)}")
     if level2 is not None and level2 not in LEVEL2_WEIGHTS:
         raise KeyError(f"unknown level-2 weights {level2!r}; shipped: {sorted(LEVEL2_WEIGHTS)} or None")
+    if level3 is not None and level3 not in LEVEL3_WEIGHTS:
+        raise KeyError(f"unknown level-3 weights {level3!r}; shipped: {sorted(LEVEL3_WEIGHTS)} or None")
     paths = [_WEIGHTS / LEVEL1_WEIGHTS[level1]] + ([_WEIGHTS / LEVEL2_WEIGHTS[level2]] if level2 else [])
+    if level2 and level3:
+        paths.append(_WEIGHTS / LEVEL3_WEIGHTS[level3])
     for path in paths:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: shipped weights are missing; train them with "
