@@ -50,7 +50,8 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
         root, source = env, f"${ENV_VAR}"
     path = Path(root).expanduser()
     if not path.is_dir():
-        raise DataNotFoundError(f"data folder {path} (from {source}) does not exist. " + _HOW_TO_GET.format(var=ENV_VAR))
+        problem = "is not a folder" if path.exists() else "does not exist"
+        raise DataNotFoundError(f"data folder {path} (from {source}) {problem}. " + _HOW_TO_GET.format(var=ENV_VAR))
     return path
 
 

@@ -56,7 +56,7 @@ def read_pts(path: str | os.PathLike, n_points: int | None = None) -> np.ndarray
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such .pts file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark some editors add is not text
     except UnicodeDecodeError as err:
         raise PtsFormatError(f"{path}: not a text file ({err})") from None
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -121,8 +121,12 @@ def write_pts(path: str | os.PathLike, points: np.ndarray) -> Path:
     lines += [f"{float(x)!r} {float(y)!r}" for x, y in shifted]
     lines.append("}")
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a partial file behind
+        raise
     return path
 
 
@@ -148,6 +152,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             return _to_rgb_uint8(img, path)
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not a readable image (unknown or corrupt format)") from None
+    except Image.DecompressionBombError as err:
+        raise ImageReadError(f"{path}: too many pixels to read safely ({err})") from None
     except (OSError, SyntaxError, ValueError) as err:
         if isinstance(err, ImageReadError):
             raise

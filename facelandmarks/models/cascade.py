@@ -202,7 +202,8 @@ class Cascade(nn.Module):
         return points, rect, patch_m, np.concatenate(votes)
 
     def predict(self, image: np.ndarray, box: np.ndarray | None = None, box_kind: str = "landmarks",
-                detector: str | None = None, use_level2: bool = True, name: str = "image") -> FacePrediction:
+                detector: str | None = None, use_level2: bool = True, use_level3: bool = True,
+                name: str = "image") -> FacePrediction:
         """Predict one face. Without ``box`` the face detector finds it (``detector``: its name,
         default :data:`facelandmarks.detect.DEFAULT_DETECTOR`); ``NoFaceError`` if it finds none."""
         image = check_image(image, name)
@@ -217,7 +218,7 @@ class Cascade(nn.Module):
             detector_box, box, box_kind = found[0], found[0], det
         else:
             box = check_box(box, image.shape, name=f"{name}: box")
-        result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2)[0]
+        result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3)[0]
         result.detector_box = detector_box
         return result
 

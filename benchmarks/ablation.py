@@ -1,0 +1,97 @@
+"""Ablation of the cascade on the 250 HELEN test faces: the paper's two claims, measured.
+
+1. Depth matters: shallow level 1 (Sun et al. 2013 style) vs the deep level 1 (Table 1a).
+2. Coarse-to-fine matters: level 1 alone vs level 1 + level 2 (K = 1 and K = 3), and our optional
+   fine level 3.
+
+Every model gets the same face boxes (the default detector's, mapped to the landmark-box
+convention; where it finds no face, the ground-truth box jittered with a fixed seed) and, as a
+second column, jittered ground-truth boxes. NME is normalised by the outer-eye-corner distance
+(inter_ocular), 68 points.
+
+    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/ablation.py --out docs/results
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from facelandmarks import datasets, metrics, viz
+from facelandmarks.evaluation import face_boxes
+from facelandmarks.models.cascade import load_pretrained
+
+VARIANTS = [
+    # label, load_pretrained arguments, which level's points to score
+    ("shallow level 1 (39x39 gray, 4 conv)", dict(level1="shallow", level2=None), "level1"),
+    ("deep level 1 (Table 1a)", dict(level1="deep", level2=None), "level1"),
+    ("shallow level 1 + level 2 (K=3)", dict(level1="shallow", level2="k3", level3=None), "final"),
+    ("deep level 1 + level 2 (K=1)", dict(level1="deep", level2="k1", level3=None), "final"),
+    ("deep level 1 + level 2 (K=3)", dict(level1="deep", level2="k3", level3=None), "final"),
+    ("deep level 1 + level 2 (K=3) + level 3", dict(level1="deep", level2="k3", level3="k3"), "final"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=0, help="only the first N test faces (quick look)")
+    args = parser.parse_args()
+
+    faces = datasets.load_split("test", args.data, limit=args.limit or None, progress=False)
+    det_boxes, fallback, det_label = face_boxes(faces, "detector", seed=args.seed)
+    jit_boxes, _, _ = face_boxes(faces, "jittered", seed=args.seed)
+    print(f"{len(faces)} HELEN test faces; NME / inter_ocular (outer eye corners), 68 points; "
+          f"threshold 0.08. Boxes: {det_label} ({int(fallback.sum())} without a detection got the "
+          f"jittered ground-truth box, seed {args.seed}); second block: jittered ground-truth boxes.")
+    rows, curves = [], {}
+    for label, kwargs, _ in VARIANTS:
+        cascade = load_pretrained(fuse=True, **kwargs)
+        row = {"model": label}
+        for box_label, boxes in (("detector", det_boxes), ("jittered", jit_boxes)):
+            t0 = time.perf_counter()
+            points = cascade.predict_batch(faces.images, boxes).points
+            seconds = time.perf_counter() - t0
+            errors = metrics.nme(points, faces.points)
+            s = metrics.summary(errors)
+            row[box_label] = s
+            row[f"{box_label}_ms"] = 1000 * seconds / len(faces)
+            if box_label == "detector":
+                curves[label] = errors
+        rows.append(row)
+        d = row["detector"]
+        print(f"{label:42s} mean {100 * d['mean']:.2f}%  median {100 * d['median']:.2f}%  "
+              f"AUC {d['auc@0.08']:.3f}  fail {100 * d['failure@0.08']:.1f}%  "
+              f"| jittered GT boxes: mean {100 * row['jittered']['mean']:.2f}%", flush=True)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"Measured on {len(faces)} HELEN test faces by `benchmarks/ablation.py` "
+        f"(NME normalised by the outer-eye-corner distance, 68 points; boxes: {det_label}, "
+        f"{int(fallback.sum())} fallback boxes).",
+        "",
+        "| model | mean NME | median NME | AUC@0.08 | failure rate | mean NME, jittered GT boxes |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        d, j = row["detector"], row["jittered"]
+        lines.append(f"| {row['model']} | {100 * d['mean']:.2f}% | {100 * d['median']:.2f}% | {d['auc@0.08']:.3f} | "
+                     f"{100 * d['failure@0.08']:.1f}% | {100 * j['mean']:.2f}% |")
+    (args.out / "ablation.md").write_text("\n".join(lines) + "\n")
+    fig, ax = plt.subplots(figsize=(7, 5))
+    viz.plot_ced(curves, threshold=0.08, norm="inter_ocular", ax=ax)
+    ax.set_title(f"Ablation on {len(faces)} HELEN test faces ({det_label} boxes)")
+    fig.savefig(args.out / "ablation_ced.png", dpi=90, bbox_inches="tight")
+    print(f"wrote {args.out / 'ablation.md'} and {args.out / 'ablation_ced.png'}")
+
+
+if __name__ == "__main__":
+    main()

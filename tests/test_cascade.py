@@ -1,0 +1,172 @@
+"""The cascade: shapes, frame matrices, stages kept for inspection, moved inputs give moved points."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from facelandmarks import datasets, load_pretrained, metrics
+from facelandmarks.geometry import points_box, similarity_matrix, transform_points, translation_matrix, warp_image
+from facelandmarks.models.cascade import Cascade, check_image, fuse_for_inference
+from facelandmarks.models.level1 import DEEP, SHALLOW, Level1Net
+from facelandmarks.models.level2 import Level2Config, Level2Net, neighbours
+
+
+@pytest.fixture(scope="module")
+def faces(data_root):
+    return datasets.load_split("test", data_root, limit=6, progress=False)
+
+
+@pytest.fixture(scope="module")
+def cascade():
+    return load_pretrained()
+
+
+def test_level1_shapes_and_table_1a():
+    net = Level1Net(DEEP)
+    out = net(torch.rand(2, 3, 128, 128))
+    assert out.shape == (2, 68, 2)
+    convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 64, 64, 64, 64, 128, 128, 256]  # Table 1a
+    assert all(c.kernel_size == (3, 3) for c in convs)
+    linear = [m for m in net.head if isinstance(m, torch.nn.Linear)]
+    assert [l.out_features for l in linear] == [1024, 136]
+    shallow = Level1Net(SHALLOW)
+    assert shallow(torch.rand(2, 3, 39, 39)).shape == (2, 68, 2)
+    assert len([m for m in shallow.features if isinstance(m, torch.nn.Conv2d)]) == 4
+    with pytest.raises(ValueError, match=r"\(B, 3, 128, 128\)"):
+        net(torch.rand(2, 3, 64, 64))
+
+
+def test_level2_shapes_table_1b_and_voting():
+    canonical = np.random.default_rng(0).uniform(0, 96, (68, 2))
+    net = Level2Net(Level2Config(k=3), canonical)
+    offsets = net(torch.rand(2, 68, 3, 24, 24))
+    assert offsets.shape == (2, 68, 3, 2)
+    convs = [m for m in net.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [32, 64, 64, 64, 128]  # Table 1b
+    # voting: if every patch predicts the true position of each of its K points, the vote is exact
+    truth = torch.as_tensor(canonical, dtype=torch.float32)[None].repeat(2, 1, 1)
+    centres = truth + 1.5
+    nb = net.neighbours
+    exact = (truth[:, nb] - centres[:, :, None, :]) / 24  # (B, N, K, 2)
+    assert torch.allclose(net.vote(centres, exact), truth, atol=1e-4)
+    # every point is voted on by itself at least
+    assert (nb[:, 0] == torch.arange(68)).all()
+
+
+def test_neighbours_are_nearest():
+    shape = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [5.5, 0.0]])
+    assert neighbours(shape, 2).tolist() == [[0, 1], [1, 0], [2, 3], [3, 2]]
+
+
+def test_predict_keeps_every_stage(cascade, faces):
+    box = points_box(faces.points[0])
+    r = cascade.predict(faces.images[0], box=box)
+    assert r.points.shape == r.level1_points.shape == r.level2_points.shape == (68, 2)
+    assert r.crop_matrix.shape == (3, 3) and r.rectify_matrix.shape == (3, 3)
+    assert r.patch_matrices.shape == (68, 3, 3) and r.votes.shape[0] == 68
+    # the level-1 points in the crop frame lie inside the 128 x 128 crop
+    in_crop = transform_points(r.level1_points, r.crop_matrix)
+    assert (in_crop > -0.5).all() and (in_crop < 127.5).all()
+    # each patch is centred on its level-1 point (the patch matrices map it to the patch centre)
+    centres = np.einsum("nij,nj->ni", r.patch_matrices[:, :2], np.c_[r.level1_points, np.ones(68)])
+    np.testing.assert_allclose(centres, 11.5, atol=1e-6)
+
+
+def test_batch_equals_single(cascade, faces):
+    boxes = points_box(faces.points[:3])
+    batch = cascade.predict_batch(faces.images[:3], boxes)
+    for i in range(3):
+        np.testing.assert_allclose(cascade.predict(faces.images[i], box=boxes[i]).points, batch.points[i], atol=1e-3)
+
+
+def test_shipped_cascade_is_accurate_on_test_faces(cascade, faces):
+    boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
+    r = cascade.predict_batch(faces.images, boxes)
+    nme = metrics.nme(r.points, faces.points)
+    assert np.median(nme) < 0.06, nme  # a trained model, not the mean shape (~0.15)
+
+
+def test_shift_and_rotation_move_the_points(cascade, faces):
+    image, gt = faces.images[1], faces.points[1]
+    box = points_box(gt)
+    ref = cascade.predict(image, box=box).points
+    # an integer shift of the image and the box: the same face, the points shifted by the same amount
+    # (not bit-exact: the antialiasing pre-scale samples the shifted image at another phase)
+    shift = translation_matrix(7, -5)
+    moved = warp_image(image, shift, image.shape[:2])
+    shifted = cascade.predict(moved, box=box + [7, -5, 7, -5]).points
+    gap = np.linalg.norm(shifted - (ref + [7, -5]), axis=1)
+    assert gap.mean() < 0.5 and gap.max() < 2.0, gap
+    # rotate by 8 degrees and scale by 1.1 about the face centre: points follow within the model's error
+    c = gt.mean(axis=0)
+    m = translation_matrix(*c) @ similarity_matrix(1.1, np.radians(8)) @ translation_matrix(*-c)
+    rotated = warp_image(image, m, image.shape[:2])
+    pred = cascade.predict(rotated, box=points_box(transform_points(gt, m))).points
+    iod = metrics.normalising_distance(transform_points(gt, m))
+    assert np.linalg.norm(pred - transform_points(ref, m), axis=1).mean() / iod < 0.04
+
+
+def test_fused_model_gives_the_same_points(faces):
+    plain, fused = load_pretrained(), load_pretrained(fuse=True)
+    boxes = points_box(faces.points[:2])
+    np.testing.assert_allclose(plain.predict_batch(faces.images[:2], boxes).points,
+                               fused.predict_batch(faces.images[:2], boxes).points, atol=1e-2)
+
+
+def test_level_switches(cascade, faces):
+    box = points_box(faces.points[0])
+    l1 = cascade.predict(faces.images[0], box=box, use_level2=False)
+    np.testing.assert_array_equal(l1.points, l1.level1_points)
+    assert l1.rectify_matrix is None
+    l2 = cascade.predict(faces.images[0], box=box, use_level3=False)
+    np.testing.assert_array_equal(l2.points, l2.level2_points)
+
+
+def test_bad_inputs(cascade, faces):
+    image = faces.images[0]
+    with pytest.raises(ValueError, match="degenerate"):
+        cascade.predict(image, box=[10, 10, 10, 50])
+    with pytest.raises(ValueError, match="outside"):
+        cascade.predict(image, box=[1000, 1000, 1100, 1100])
+    with pytest.raises(ValueError, match="4 finite numbers"):
+        cascade.predict(image, box=[0, 0, np.nan, 10])
+    with pytest.raises(ValueError, match="my.jpg"):
+        cascade.predict(np.zeros((10, 10, 2), np.uint8), box=[0, 0, 5, 5], name="my.jpg")
+    with pytest.raises(ValueError, match="2 images but 1 boxes"):
+        cascade.predict_batch([image, image], np.array([[0, 0, 50, 50]]))
+
+
+def test_check_image_conversions():
+    gray = np.full((4, 5), 7, np.uint8)
+    assert check_image(gray).shape == (4, 5, 3)
+    rgba = np.zeros((4, 5, 4), np.uint8)
+    assert check_image(rgba).shape == (4, 5, 3)
+    assert check_image(np.ones((2, 2, 3))).max() == 255
+    with pytest.raises(ValueError, match="float images"):
+        check_image(np.full((2, 2, 3), 3.0))
+    with pytest.raises(ValueError, match="dtype"):
+        check_image(np.zeros((2, 2, 3), np.int64))
+
+
+def test_cascade_rejects_mismatched_levels():
+    l1 = Level1Net(DEEP)
+    with pytest.raises(ValueError, match="same number of points"):
+        Cascade(l1, Level2Net(Level2Config(n_points=5)))
+    with pytest.raises(ValueError, match="level 3 refines"):
+        Cascade(l1, None, Level2Net(Level2Config()))
+
+
+def test_fuse_keeps_eval_outputs():
+    torch.manual_seed(0)
+    net = Level1Net(DEEP).eval()
+    torch.nn.init.normal_(net.head[-1].weight, std=0.01)  # the output layer starts at zero
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # non-trivial statistics
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 2.0)
+    x = torch.rand(2, 3, 128, 128)
+    before = net(x)
+    after = fuse_for_inference(net)(x.contiguous(memory_format=torch.channels_last))
+    assert torch.allclose(before, after, atol=1e-4)
