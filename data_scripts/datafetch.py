@@ -130,7 +130,8 @@ def fetch(remote: RemoteFile, dest: str | os.PathLike, *, progress: bool = True,
         ChecksumError: wrong SHA-256 (a fresh download is deleted, so it is never left as if good;
             a file found at ``dest`` is left for the user to look at and delete).
         DownloadError: HTTP error (404, 500 ...), lost connection (the ``.part`` is kept for the
-            next run), an HTML page instead of the file, or no network.
+            next run), an HTML page instead of the file, a ``.zip`` that is not whole (when the
+            server sent no length, a cut cannot be told otherwise), or no network.
     """
     dest = Path(dest)
     if dest.is_file():
@@ -147,6 +148,10 @@ def fetch(remote: RemoteFile, dest: str | os.PathLike, *, progress: bool = True,
         part.unlink()
         raise DownloadError(f"{remote.url}: the server sent a web page instead of {dest.name}. "
                             + _manual_hint(remote, dest))
+    if dest.suffix.lower() == ".zip" and not zipfile.is_zipfile(part):  # catches a cut without a known length
+        part.unlink()
+        raise DownloadError(f"{remote.url}: what arrived is not a whole zip file (the connection may have been "
+                            "cut); it was deleted, run again to download it afresh.")
     try:
         check_sha256(part, remote.sha256, log, shown_as=dest, progress=progress)
     except ChecksumError as err:

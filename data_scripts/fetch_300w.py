@@ -99,8 +99,9 @@ Log = Callable[[str], None]
 def _table() -> str:
     lines = [f"  {'part':<10} {'size':>8}  what (licence)"]
     for s in SOURCES.values():
+        licence = "300-W, research and education only, non-commercial" if s.licence == LICENCE_300W else s.licence
         lines.append(f"  {s.key:<10} {s.approx_size:>8}  {s.what}")
-        lines.append(f"  {'':<10} {'':>8}    licence: {s.licence if s.licence != LICENCE_300W else '300-W, research and education only, non-commercial'}")
+        lines.append(f"  {'':<10} {'':>8}    licence: {licence}")
     return "\n".join(lines)
 
 
@@ -230,13 +231,17 @@ def prepare(dest: Path, parts: Sequence[str], names_file: Path | None = None, fo
         return 1
     names = None
     if names_file is not None:
-        names = {(r.subset, r.name) for r in dataprep.read_manifest(names_file)}
+        try:
+            names = {(r.subset, r.name) for r in dataprep.read_manifest(names_file)}
+        except (dataprep.PrepareError, KeyError, ValueError) as err:
+            log(f"error: {names_file}: not a manifest with columns {','.join(dataprep.MANIFEST_COLUMNS)} ({err})")
+            return 1
         if not names:
             log(f"error: {names_file}: no such manifest, or it lists no face")
             return 1
     downloads = _downloads(dest)
     originals: dict[str, Path] = {}
-    status = 0
+    status, found = 0, 0
     for key in parts:
         s = SOURCES[key]
         files = [downloads / f.name for f in s.files]
@@ -244,6 +249,7 @@ def prepare(dest: Path, parts: Sequence[str], names_file: Path | None = None, fo
         if missing:
             log(f"{key}: skipped, not downloaded ({', '.join(missing)} missing in {downloads})")
             continue
+        found += 1
         try:
             if key == "jdc":
                 extract_zip(files[0], dest / "human" / "jdc", strip_top=True, include=JDC_INCLUDE, verify=_verify_jdc,
@@ -269,8 +275,8 @@ def prepare(dest: Path, parts: Sequence[str], names_file: Path | None = None, fo
                 shown = ", ".join(f"{s}/{n}" for s, n in absent[:5])
                 log(f"error: {len(absent)} face(s) listed in {names_file} are not in the originals (e.g. {shown})")
                 status = 1
-    elif not any(SOURCES[k].human for k in parts):
-        log(f"nothing to prepare: no 300-W download found in {downloads}; run the download step first")
+    if not found:
+        log(f"nothing to prepare: none of {', '.join(parts)} is downloaded in {downloads}; run the download step first")
         return 1
     return status
 

@@ -43,7 +43,8 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.level in ("level1", "shallow"):
         config = SHALLOW if args.level == "shallow" else DEEP
-        train_level1(config, cfg, train_set, val_set, args.out, resume=not args.restart, progress=args.progress, on_epoch=report)
+        train_level1(config, cfg, train_set, val_set, args.out, resume=not args.restart, progress=args.progress,
+                     on_epoch=report, init=args.init)
     else:
         config = replace(Level2Config(), k=args.k, face_size=args.face_size)
         base = SimulatedErrors()
@@ -274,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training faces (quick runs)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    p.add_argument("--init", type=Path, default=None, help="level 1: start from these weights (a second cycle)")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(func=_train)
 

@@ -256,8 +256,12 @@ def warp_image(image: np.ndarray, matrix: np.ndarray, out_size: int | tuple[int,
 
 
 def crop_box(image: np.ndarray, box: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Crop ``box`` out of ``image`` resized to ``size x size``; returns (crop, image->crop matrix)."""
-    m = box_to_crop_matrix(check_box(box), size)
+    """Crop ``box`` out of ``image`` resized to ``size x size``; returns (crop, image->crop matrix).
+
+    Raises:
+        ValueError: a degenerate box, or one that does not overlap the image (see :func:`check_box`).
+    """
+    m = box_to_crop_matrix(check_box(box, np.shape(image)), size)
     return warp_image(image, m, size), m
 
 

@@ -68,6 +68,8 @@ def read_pts(path: str | os.PathLike, n_points: int | None = None) -> np.ndarray
         while i < len(lines) and lines[i] != "{":
             key, sep, value = lines[i].partition(":")
             if not sep:
+                if _two_numbers(lines[i]):  # the points start without their '{'
+                    raise PtsFormatError(f"{path}: header without an opening '{{' (line {i + 1} {lines[i]!r})")
                 raise PtsFormatError(f"{path}: line {i + 1} {lines[i]!r} is not a 'key: value' header line")
             header[key.strip().lower()] = value.strip()
             i += 1
@@ -103,12 +105,20 @@ def read_pts(path: str | os.PathLike, n_points: int | None = None) -> np.ndarray
     return np.asarray(points, dtype=np.float64) - PTS_OFFSET
 
 
+def _two_numbers(line: str) -> bool:
+    parts = line.replace(",", " ").split()
+    try:
+        return len(parts) == 2 and all(math.isfinite(float(p)) for p in parts)
+    except ValueError:
+        return False
+
+
 def write_pts(path: str | os.PathLike, points: np.ndarray) -> Path:
     """Write points ``(N, 2)`` (0-based x, y) as a standard 1-based 300-W ``.pts`` file.
 
-    Floats are written with ``repr`` precision so that :func:`read_pts` gives back exactly the
-    same numbers. The file is written to a temporary name first and renamed, so a failure leaves
-    no partial file.
+    Floats are written with ``repr`` precision so that :func:`read_pts` gives back the same
+    numbers up to the rounding of the 1-based shift (a few 1e-15 px). The file is written to a
+    temporary name first and renamed, so a failure leaves no partial file (nor a stray temporary).
     """
     path = Path(path)
     pts = np.asarray(points, dtype=np.float64)

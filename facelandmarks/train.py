@@ -208,11 +208,14 @@ def save_model(path: str | os.PathLike, kind: str, model: nn.Module, config: obj
     return path
 
 
-def _config_from_dict(cls: type, data: dict) -> object:
+def _config_from_dict(cls: type, data: dict, path: Path) -> object:
     fields = {}
     for k, v in data.items():
         fields[k] = tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
-    return cls(**fields)
+    try:
+        return cls(**fields)
+    except TypeError as err:
+        raise CheckpointMismatchError(f"{path}: its config does not fit this version's {cls.__name__} ({err})") from None
 
 
 def load_model(path: str | os.PathLike, kind: str | None = None) -> tuple[nn.Module, dict]:
@@ -222,23 +225,24 @@ def load_model(path: str | os.PathLike, kind: str | None = None) -> tuple[nn.Mod
         raise FileNotFoundError(f"{path}: no such model file")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # a truncated or foreign file
-        raise ValueError(f"{path}: not a facelandmarks model file ({err})") from None
+    except Exception:  # a truncated, empty or foreign file
+        raise ValueError(f"{path}: not a facelandmarks model file (unreadable, truncated or another format)") from None
     if not isinstance(saved, dict) or "kind" not in saved or "config" not in saved:
         raise ValueError(f"{path}: not a facelandmarks model file (no 'kind'/'config')")
     if kind is not None and saved["kind"] != kind:
         raise CheckpointMismatchError(f"{path}: holds a {saved['kind']} model, expected {kind}")
     if saved["kind"] == "level1":
-        model = Level1Net(_config_from_dict(Level1Config, saved["config"]))
+        model = Level1Net(_config_from_dict(Level1Config, saved["config"], path))
     elif saved["kind"] == "level2":
-        cfg = _config_from_dict(Level2Config, saved["config"])
+        cfg = _config_from_dict(Level2Config, saved["config"], path)
         model = Level2Net(cfg)
     else:
         raise ValueError(f"{path}: unknown model kind {saved['kind']!r}")
     try:
         model.load_state_dict(saved["model"])
     except RuntimeError as err:
-        raise CheckpointMismatchError(f"{path}: weights do not fit its config ({str(err).splitlines()[0]})") from None
+        detail = " ".join(str(err).split())[:300]
+        raise CheckpointMismatchError(f"{path}: weights do not fit its config ({detail})") from None
     return model.eval(), saved
 
 
@@ -299,11 +303,13 @@ def _loop(kind: str, model: nn.Module, configs: dict, cfg: TrainConfig, n_train:
 
 def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSet, val_set: FaceSet,
                  out_dir: str | os.PathLike, resume: bool = True, progress: bool = True,
-                 on_epoch: Callable[[dict], None] | None = None) -> tuple[Level1Net, list[dict]]:
+                 on_epoch: Callable[[dict], None] | None = None,
+                 init: str | os.PathLike | None = None) -> tuple[Level1Net, list[dict]]:
     """Train a level-1 network on ``train_set`` (jittered ground-truth boxes + augmentation).
 
     Validation each epoch: L1 loss and mean NME (inter-ocular, 68 points) on ``val_set`` with boxes
-    jittered once by a fixed seed. Returns the model (eval mode) and the per-epoch log.
+    jittered once by a fixed seed. ``init``: start from the weights of a level-1 model file (a
+    second training cycle) instead of random ones. Returns the model (eval mode) and the per-epoch log.
     """
     out_dir = Path(out_dir)
     torch.manual_seed(train_cfg.seed)
@@ -313,6 +319,11 @@ def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSe
     sym = flip_points(transform_points(base, np.tile(hflip_matrix(config.input_size), (len(base), 1, 1))),
                       np.ones(len(base), bool), train_set.scheme)
     model.mean_shape.copy_(torch.as_tensor(to_unit(np.concatenate([base, sym]).mean(0), config.input_size)))
+    if init is not None:
+        start, _ = load_model(init, "level1")
+        if start.config != config:
+            raise CheckpointMismatchError(f"{init}: its level-1 config differs from this run's")
+        model.load_state_dict(start.state_dict())
     val_boxes = jitter_boxes(points_box(val_set.points), np.random.default_rng(12345), train_cfg.box_shift, train_cfg.box_scale)
     val_crops, val_targets, val_mats = level1_batch(val_set, np.arange(len(val_set)), config, val_boxes,
                                                     np.random.default_rng(0), torch.Generator())
@@ -330,9 +341,10 @@ def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSe
         pts = transform_points(from_unit(pred.numpy().astype(np.float64), config.input_size), np.linalg.inv(val_mats))
         return {"val_loss": loss, "val_nme": float(np.mean(metrics.nme(pts, val_set.points)))}
 
-    configs = {"config": asdict(config), "train_config": asdict(train_cfg)}
+    configs = {"config": asdict(config), "train_config": asdict(train_cfg), "init": None if init is None else str(init)}
     log = _loop("level1", model, configs, train_cfg, len(train_set), make_batch, validate, out_dir, resume, progress, on_epoch)
-    save_model(out_dir / "level1.pt", "level1", model, config, {"train_config": asdict(train_cfg), "log": log})
+    save_model(out_dir / "level1.pt", "level1", model, config, {"train_config": asdict(train_cfg), "log": log,
+                                                               "init": configs["init"]})
     return model.eval(), log
 
 

@@ -8,7 +8,6 @@ import csv
 import hashlib
 import importlib.util
 import io as _bytes_io
-import os
 import shutil
 import subprocess
 import sys
@@ -71,6 +70,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404, "Not Found")
             return
         data = srv.files[self.path]
+        if kind == "unsized_cut":  # no Content-Length, half the bytes, hang up: looks complete to the client
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
         start, rng = 0, self.headers.get("Range")
         if rng and kind != "norange":
             start = int(rng.split("=")[1].split("-")[0])
@@ -140,17 +145,25 @@ PAYLOAD = np.random.default_rng(0).integers(0, 256, 3 * 1024 * 1024 + 123, dtype
 # downloads
 # --------------------------------------------------------------------------------------------
 def test_interrupted_download_resumes_with_range(server, tmp_path):
-    remote = _remote(server, "/big.zip", PAYLOAD, kind="cut_once")
-    dest = tmp_path / "downloads" / "big.zip"
-    with pytest.raises(datafetch.DownloadError, match=r"connection (closed|lost) after .* bytes.*big\.zip\.part is kept"):
+    remote = _remote(server, "/big.bin", PAYLOAD, kind="cut_once")
+    dest = tmp_path / "downloads" / "big.bin"
+    with pytest.raises(datafetch.DownloadError, match=r"connection (closed|lost) after .* bytes.*big\.bin\.part is kept"):
         datafetch.fetch(remote, dest, progress=False, log=_quiet([]))
-    part = dest.with_name("big.zip.part")
+    part = dest.with_name("big.bin.part")
     assert not dest.exists() and 0 < part.stat().st_size < len(PAYLOAD)
     half = part.stat().st_size
 
     datafetch.fetch(remote, dest, progress=False, log=_quiet([]))
     assert dest.read_bytes() == PAYLOAD and not part.exists()
-    assert server.requests[-1] == ("/big.zip", f"bytes={half}-")  # only the missing bytes were asked for
+    assert server.requests[-1] == ("/big.bin", f"bytes={half}-")  # only the missing bytes were asked for
+
+
+def test_zip_cut_without_a_known_length_is_not_kept(server, tmp_path):
+    remote = _remote(server, "/repo.zip", _zip_bytes({"a.txt": PAYLOAD[:50000]}), sha=None, kind="unsized_cut")
+    dest = tmp_path / "repo.zip"
+    with pytest.raises(datafetch.DownloadError, match=r"repo\.zip: what arrived is not a whole zip file"):
+        datafetch.fetch(remote, dest, progress=False, log=_quiet([]))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_resume_restarts_when_the_server_ignores_range(server, tmp_path):
@@ -171,21 +184,21 @@ def test_part_file_already_whole_is_finished_without_download(server, tmp_path):
 
 
 def test_wrong_checksum_is_rejected_and_not_kept(server, tmp_path):
-    remote = _remote(server, "/a.zip", PAYLOAD[:1000], sha="0" * 64)
-    dest = tmp_path / "a.zip"
+    remote = _remote(server, "/a.bin", PAYLOAD[:1000], sha="0" * 64)
+    dest = tmp_path / "a.bin"
     with pytest.raises(datafetch.ChecksumError) as err:
         datafetch.fetch(remote, dest, progress=False, log=_quiet([]))
     message = str(err.value)
     assert str(dest) in message and "expected " + "0" * 64 in message
     assert hashlib.sha256(PAYLOAD[:1000]).hexdigest() in message and "deleted" in message
-    assert not dest.exists() and not dest.with_name("a.zip.part").exists()
+    assert not dest.exists() and not dest.with_name("a.bin.part").exists()
 
 
 def test_file_already_there_with_wrong_checksum_is_reported_and_left_alone(server, tmp_path):
-    remote = _remote(server, "/a.zip", PAYLOAD[:1000])
-    dest = tmp_path / "a.zip"
+    remote = _remote(server, "/a.bin", PAYLOAD[:1000])
+    dest = tmp_path / "a.bin"
     dest.write_bytes(b"something else")
-    with pytest.raises(datafetch.ChecksumError, match=r"a\.zip: SHA-256 is .* expected .*Delete .*a\.zip and run again"):
+    with pytest.raises(datafetch.ChecksumError, match=r"a\.bin: SHA-256 is .* expected .*Delete .*a\.bin and run again"):
         datafetch.fetch(remote, dest, progress=False, log=_quiet([]))
     assert dest.read_bytes() == b"something else" and server.requests == []
 
@@ -228,9 +241,9 @@ def test_no_server_gives_a_clear_error(tmp_path):
 
 
 def test_unrecorded_checksum_is_printed_with_a_request_to_record_it(server, tmp_path):
-    remote = _remote(server, "/new.zip", PAYLOAD[:300], sha=None)
+    remote = _remote(server, "/new.bin", PAYLOAD[:300], sha=None)
     messages: list[str] = []
-    datafetch.fetch(remote, tmp_path / "new.zip", progress=False, log=messages.append)
+    datafetch.fetch(remote, tmp_path / "new.bin", progress=False, log=messages.append)
     assert any(hashlib.sha256(PAYLOAD[:300]).hexdigest() in m and "record" in m for m in messages)
 
 
@@ -245,7 +258,7 @@ def test_rerun_changes_nothing_and_fetches_nothing(server, tmp_path):
 
 
 def test_script_needs_the_licence_flag_and_writes_only_under_dest(server, tmp_path, monkeypatch):
-    files = {"/p/one.zip": PAYLOAD[:1000], "/p/two.csv": b"a\tb\n"}
+    files = {"/p/one.bin": PAYLOAD[:1000], "/p/two.csv": b"a\tb\n"}
     remotes = tuple(_remote(server, path, data) for path, data in files.items())
     monkeypatch.setattr(fetch_300w, "SOURCES", {"tiny": fetch_300w.Source("tiny", remotes, "test files", "1 kB", "test")})
     dest = tmp_path / "data"
@@ -255,7 +268,7 @@ def test_script_needs_the_licence_flag_and_writes_only_under_dest(server, tmp_pa
 
     assert fetch_300w.main(["download", "--dest", str(dest), "--quiet", "--accept-licence"], log=messages.append) == 0
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
-        "data", "data/downloads", "data/downloads/one.zip", "data/downloads/two.csv"]
+        "data", "data/downloads", "data/downloads/one.bin", "data/downloads/two.csv"]
     stamps = {p: p.stat().st_mtime_ns for p in dest.rglob("*")}
     assert fetch_300w.main(["download", "--dest", str(dest), "--quiet", "--accept-licence"], log=messages.append) == 0
     assert {p: p.stat().st_mtime_ns for p in dest.rglob("*")} == stamps
@@ -465,7 +478,9 @@ def test_script_prepares_downloaded_zips_into_a_data_root_the_package_reads(synt
     train = datasets.split_faces("train", dest)
     assert [f.name for f in train] == ["4001_1", "4001_2", "77_1"]
     before = _snapshot(dest)
-    assert fetch_300w.main(args, log=messages.append) == 0
+    again = subprocess.run([sys.executable, str(DATA_SCRIPTS / "fetch_300w.py"), *args], cwd=root / "originals",
+                           capture_output=True, text=True, timeout=120)  # from another folder: same result
+    assert again.returncode == 0, again.stdout + again.stderr
     assert _snapshot(dest) == before
 
     listed = dest / "names.csv"
@@ -480,6 +495,10 @@ def test_prepare_without_downloads_says_what_to_do(tmp_path):
     messages: list[str] = []
     assert fetch_300w.main(["prepare", "--dest", str(tmp_path), "--parts", "afw", "--quiet"], log=messages.append) == 1
     assert any("not downloaded" in m for m in messages) and any("run the download step first" in m for m in messages)
+    (tmp_path / "names.csv").write_text("face,x\n1,2\n")
+    args = ["prepare", "--dest", str(tmp_path), "--names", str(tmp_path / "names.csv"), "--quiet"]
+    assert fetch_300w.main(args, log=messages.append) == 1
+    assert "names.csv: not a manifest with columns subset,name," in messages[-1]
 
 
 def test_face_without_a_subset_folder_is_reported(tmp_path):
@@ -525,3 +544,48 @@ def test_crop_window_rounds_as_the_reference_data_did(data_root):
         assert abs(ws - size) <= 1 and abs(wx - x0) <= 1 and abs(wy - y0) <= 1
         exact += (wx, wy, ws) == (x0, y0, size)
     assert exact >= 0.97 * len(rows)
+
+
+def test_script_puts_the_human_studies_in_place_only_when_they_match(tmp_path, monkeypatch):
+    dest = tmp_path / "data"
+    (dest / "downloads").mkdir(parents=True)
+    (dest / "downloads" / "facial-landmarks-master.zip").write_bytes(_zip_bytes({
+        "facial-landmarks-master/README.md": b"# Facial Landmark Dataset",
+        "facial-landmarks-master/LICENSE": b"CC BY 4.0",
+        "facial-landmarks-master/images/indoor_006.png": b"png bytes",
+        "facial-landmarks-master/landmarks/expert/1.json": b"{}",
+        "facial-landmarks-master/notebooks/extra.ipynb": b"{}"}))
+    (dest / "downloads" / "kbvt_lfpw_v1_test.csv").write_bytes(b"imgurl\tworker\n")
+    args = ["prepare", "--dest", str(dest), "--parts", "jdc", "lfpw_kbvt", "--quiet"]
+    messages: list[str] = []
+    assert fetch_300w.main(args, log=messages.append) == 1  # not the files the project was built with
+    assert any("the unpacked JDC files have digest" in m and "Nothing was put in human/jdc" in m for m in messages)
+    assert not (dest / "human" / "jdc").exists() and not (dest / "human" / "jdc.partial").exists()
+    assert (dest / "human" / "lfpw" / "kbvt_lfpw_v1_test.csv").read_bytes() == b"imgurl\tworker\n"
+
+    expected = tmp_path / "expected"
+    datafetch.extract_zip(dest / "downloads" / "facial-landmarks-master.zip", expected, strip_top=True,
+                          include=fetch_300w.JDC_INCLUDE, progress=False, log=_quiet([]))
+    monkeypatch.setattr(fetch_300w, "JDC_TREE_SHA256", datafetch.tree_digest(expected))
+    assert fetch_300w.main(args, log=messages.append) == 0
+    jdc = dest / "human" / "jdc"
+    assert sorted(p.relative_to(jdc).as_posix() for p in jdc.rglob("*") if p.is_file()) == [
+        "LICENSE", "README.md", "images/indoor_006.png", "landmarks/expert/1.json"]
+    before = _snapshot(dest / "human")
+    assert fetch_300w.main(args, log=messages.append) == 0
+    assert _snapshot(dest / "human") == before
+
+
+def test_list_shows_parts_and_what_is_there_without_network(tmp_path):
+    (tmp_path / "downloads").mkdir()
+    (tmp_path / "downloads" / "afw.zip").write_bytes(b"x")
+    (tmp_path / "downloads" / "helen.zip.part").write_bytes(b"x")
+    messages: list[str] = []
+    assert fetch_300w.main(["list", "--dest", str(tmp_path)], log=messages.append) == 0
+    text = "\n".join(messages)
+    assert _has_line(text, "afw.zip", "downloaded") and _has_line(text, "helen.zip", "partly downloaded")
+    assert _has_line(text, "ibug.zip", "not downloaded") and "not yet recorded" in text
+
+
+def _has_line(text: str, name: str, state: str) -> bool:
+    return any(line.split()[:1] == [name] and state in line for line in text.splitlines())
