@@ -51,7 +51,7 @@ def _train(args: argparse.Namespace) -> int:
         sim = replace(base, point_sigma=base.point_sigma * args.noise, shift=base.shift * args.noise,
                       rotation_deg=base.rotation_deg * args.noise, scale=base.scale * args.noise)
         train_level2(config, cfg, sim, train_set, val_set, args.out, resume=not args.restart,
-                     progress=args.progress, on_epoch=report)
+                     progress=args.progress, on_epoch=report, level1=args.level1, init=args.init)
     print(f"trained {args.level} in {time.time() - t0:.0f} s; weights in {args.out}", flush=True)
     return 0
 
@@ -275,7 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training faces (quick runs)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
-    p.add_argument("--init", type=Path, default=None, help="level 1: start from these weights (a second cycle)")
+    p.add_argument("--init", type=Path, default=None, help="start from the weights of this model file (a second cycle)")
+    p.add_argument("--level1", type=Path, default=None,
+                   help="level 2: also train on this level-1 model's real predictions on the training faces")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(func=_train)
 

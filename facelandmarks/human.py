@@ -1571,9 +1571,14 @@ def run_study(root: str | os.PathLike | None = None, cascade: "Cascade | None" =
     n["helen"]["percentile_among_lfpw_humans"] = percentile_of(float(np.median(helen_nme)), spread.flat)
     ratio = metrics.normalising_distance(helen.points, "inter_pupil") / metrics.normalising_distance(helen.points, "inter_ocular")
     n["helen"]["eye_centre_over_outer_corner_distance"] = float(np.median(ratio))
+    summary, offsets = point_summary(errors, model), consensus_offset(errors, refs)
+    n["jdc"]["per_point"] = {
+        p: {**{f"{g}_median": float(summary[f"{g}_median"][k]) for g in [*errors.groups, "model"]},
+            **{f"{g}_consensus_offset": float(offsets[g][k]) for g in errors.groups}}
+        for k, p in enumerate(errors.point_ids)}
     return {"table": table, "errors": errors, "errors_all": errors_all, "references": refs, "model": model,
-            "repeatability": rep, "model_spread": model_spread, "points": point_summary(errors, model),
-            "consensus_offset": consensus_offset(errors, refs), "lfpw": lfpw,
+            "repeatability": rep, "model_spread": model_spread, "points": summary,
+            "consensus_offset": offsets, "lfpw": lfpw,
             "lfpw_spread": spread, "helen": ev, "helen_lfpw_nme": helen_nme, "numbers": n,
             "verdict": verdict(errors, model)}
 

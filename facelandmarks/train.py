@@ -36,7 +36,7 @@ from .models.level2 import Level2Config, Level2Net, patch_matrices
 __all__ = [
     "TrainConfig", "SimulatedErrors", "CheckpointMismatchError",
     "level1_batch", "level2_batch", "canonical_shape", "simulate_level1_errors",
-    "train_level1", "train_level2", "read_log", "save_model", "load_model",
+    "train_level1", "train_level2", "level1_predictions", "read_log", "save_model", "load_model",
 ]
 
 
@@ -348,24 +348,63 @@ def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSe
     return model.eval(), log
 
 
+def level1_predictions(level1: Level1Net, faces: FaceSet, boxes: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """Level-1 points ``(B, N, 2)`` (image frame) of ``faces`` cropped from landmark ``boxes`` ``(B, 4)``."""
+    cfg = level1.config
+    mats = crop_matrices(boxes, cfg)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(faces), chunk):
+            idx = range(start, min(start + chunk, len(faces)))
+            crops = torch.cat([warp_batch(faces.images[i], mats[i][None], cfg.input_size) for i in idx]) / 255.0
+            out.append(level1(crops.contiguous(memory_format=torch.channels_last)).double().numpy())
+    return transform_points(from_unit(np.concatenate(out), cfg.input_size), np.linalg.inv(mats))
+
+
 def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErrors, train_set: FaceSet,
                  val_set: FaceSet, out_dir: str | os.PathLike, resume: bool = True, progress: bool = True,
-                 on_epoch: Callable[[dict], None] | None = None) -> tuple[Level2Net, list[dict]]:
+                 on_epoch: Callable[[dict], None] | None = None, level1: str | os.PathLike | None = None,
+                 init: str | os.PathLike | None = None, level1_variants: int = 4) -> tuple[Level2Net, list[dict]]:
     """Train the level-2 patch networks on simulated level-1 errors (see :class:`SimulatedErrors`).
 
-    Validation each epoch: mean NME (inter-ocular) on ``val_set`` of the simulated level-1 points
-    (``val_start_nme``) and after refinement (``val_nme``), same seeded simulation every epoch.
+    With ``level1`` (a level-1 model file) half of the batches start instead from that network's real
+    predictions on the training faces (``level1_variants`` jittered boxes per face, computed once),
+    so level 2 also learns what level 1 really gets wrong; validation then starts from level 1's real
+    predictions on ``val_set``. ``init``: start from the weights of a level-2 model file.
+
+    Validation each epoch: mean NME (inter-ocular) on ``val_set`` of the starting points
+    (``val_start_nme``) and after refinement (``val_nme``), the same starting points every epoch.
     """
     out_dir = Path(out_dir)
     torch.manual_seed(train_cfg.seed)
     canonical = canonical_shape(train_set.points, config.face_size)
     model = Level2Net(config, canonical)
+    if init is not None:
+        start_model, _ = load_model(init, "level2")
+        if start_model.config != config:
+            raise CheckpointMismatchError(f"{init}: its level-2 config differs from this run's")
+        model.load_state_dict(start_model.state_dict())
+        canonical = model.canonical.double().numpy()
     nbrs = model.neighbours.numpy()
+    real_train = real_val = None
+    if level1 is not None:
+        from .models.cascade import fuse_for_inference
+
+        net1 = fuse_for_inference(load_model(level1, "level1")[0])
+        real_train = np.stack([
+            level1_predictions(net1, train_set, jitter_boxes(points_box(train_set.points), np.random.default_rng([train_cfg.seed, v]),
+                                                             train_cfg.box_shift, train_cfg.box_scale))
+            for v in range(level1_variants)])  # (V, B, N, 2)
+        real_val = level1_predictions(net1, val_set, jitter_boxes(points_box(val_set.points), np.random.default_rng(12345),
+                                                                  train_cfg.box_shift, train_cfg.box_scale))
     val = level2_batch(val_set, np.arange(len(val_set)), config, canonical, nbrs, np.random.default_rng(12345),
-                       torch.Generator(), sim)
+                       torch.Generator(), sim, level1_points=real_val)
 
     def make_batch(idx: np.ndarray, rng: np.random.Generator, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        batch = level2_batch(train_set, idx, config, canonical, nbrs, rng, gen, sim, train_cfg.augment)
+        start = None
+        if real_train is not None and rng.random() < 0.5:
+            start = real_train[rng.integers(len(real_train), size=len(idx)), idx]
+        batch = level2_batch(train_set, idx, config, canonical, nbrs, rng, gen, sim, train_cfg.augment, start)
         return batch["patches"], batch["targets"]
 
     def validate() -> dict[str, float]:
@@ -377,8 +416,8 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
                 "val_start_nme": float(np.mean(metrics.nme(val["centres"], val["gt"]))),
                 "val_nme": float(np.mean(metrics.nme(refined.astype(np.float64), val["gt"])))}
 
-    configs = {"config": asdict(config), "train_config": asdict(train_cfg), "simulated_errors": asdict(sim)}
+    configs = {"config": asdict(config), "train_config": asdict(train_cfg), "simulated_errors": asdict(sim),
+               "level1": None if level1 is None else str(level1), "init": None if init is None else str(init)}
     log = _loop("level2", model, configs, train_cfg, len(train_set), make_batch, validate, out_dir, resume, progress, on_epoch)
-    save_model(out_dir / "level2.pt", "level2", model, config, {"train_config": asdict(train_cfg),
-                                                               "simulated_errors": asdict(sim), "log": log})
+    save_model(out_dir / "level2.pt", "level2", model, config, {k: v for k, v in configs.items() if k != "config"} | {"log": log})
     return model.eval(), log
