@@ -327,7 +327,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_show_data)
+
+    p = sub.add_parser("human", help="how close to human? the J&dC and LFPW studies vs the cascade "
+                       "(options: facelandmarks human -- --help)", add_help=False)
+    p.add_argument("human_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_human)
     return parser
+
+
+def _human(args: argparse.Namespace) -> int:
+    from . import human
+
+    return human.main(args.human_args)
 
 
 def main(argv: list[str] | None = None) -> int:

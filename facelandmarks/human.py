@@ -1594,7 +1594,7 @@ def report(results: Mapping) -> str:
                    f"all 22 points: {_fmt(j[g + '_all22'])})")
     out.append(f"  model: {model.nme.shape[1]} jittered face boxes x {len(model.images)} images, {_fmt(j['model_jitter'])}  "
                f"(15 points without the jaw: {_fmt(j['model_no_jaw'])})")
-    out.append("per image (median NME):  image | crowd | expert | model (jitter median [IQR]) | model (detector box) | box")
+    out.append("per image (median NME):  image | crowd | expert | model (jitter median [IQR]) | model (un-jittered box) | box")
     for i, im in enumerate(model.images):
         q = j["model_jitter_per_image_iqr"][im]
         out.append(f"  {im:22s} | {j['crowd_per_image_median'][im]:.4f} | {j['expert_per_image_median'][im]:.4f} | "
