@@ -328,20 +328,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_show_data)
 
-    p = sub.add_parser("human", help="how close to human? the J&dC and LFPW studies vs the cascade "
-                       "(options: facelandmarks human -- --help)", add_help=False)
-    p.add_argument("human_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_human)
+    sub.add_parser("human", help="how close to human? the J&dC and LFPW studies vs the cascade "
+                   "(see facelandmarks human --help)", add_help=False)
     return parser
 
 
-def _human(args: argparse.Namespace) -> int:
-    from . import human
-
-    return human.main(args.human_args)
-
-
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["human"]:  # its own parser: `facelandmarks human --help`
+        from . import human
+
+        return human.main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 
