@@ -184,7 +184,7 @@ def matrix_scale(matrix: np.ndarray) -> np.ndarray:
 
 
 def _to_chw_float(image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    t = torch.tensor(image) if isinstance(image, np.ndarray) else image
+    t = torch.from_numpy(np.array(image, copy=True)) if isinstance(image, np.ndarray) else image  # any strides
     if t.ndim != 3:
         raise ValueError(f"image must be (H, W, 3) or (H, W), got shape {tuple(t.shape)}")
     return t.permute(2, 0, 1).float()

@@ -170,3 +170,17 @@ def test_fuse_keeps_eval_outputs():
     before = net(x)
     after = fuse_for_inference(net)(x.contiguous(memory_format=torch.channels_last))
     assert torch.allclose(before, after, atol=1e-4)
+
+
+def test_flip_averaging_is_mirror_symmetric(cascade, faces):
+    """Predicting a mirrored face with flip=True gives exactly the mirrored prediction of the face."""
+    image, box = faces.images[2], points_box(faces.points[2])
+    w = image.shape[1]
+    a = cascade.predict(image, box=box, flip=True).points
+    b = cascade.predict(np.ascontiguousarray(image[:, ::-1]), box=[w - 1 - box[2], box[1], w - 1 - box[0], box[3]],
+                        flip=True).points
+    from facelandmarks.geometry import hflip_matrix
+    from facelandmarks.schemes import IBUG68
+
+    b_back = transform_points(b, hflip_matrix(w))[list(IBUG68.flip_permutation)]
+    np.testing.assert_allclose(a, b_back, atol=1e-3)

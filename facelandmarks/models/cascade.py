@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..geometry import check_box, fit_similarity, transform_points, warp_batch
+from ..geometry import check_box, fit_similarity, hflip_matrix, transform_points, warp_batch
+from ..schemes import get_scheme
 from .level1 import Level1Net, crop_matrices, from_unit
 from .level2 import Level2Net, patch_matrices
 
@@ -144,7 +145,8 @@ class Cascade(nn.Module):
 
     @torch.no_grad()
     def predict_batch(self, images: list[np.ndarray], boxes: np.ndarray, box_kind: str = "landmarks",
-                      use_level2: bool = True, use_level3: bool = True, chunk: int = 64) -> BatchPrediction:
+                      use_level2: bool = True, use_level3: bool = True, chunk: int = 64,
+                      flip: bool = False) -> BatchPrediction:
         """Predict the points of one face per image.
 
         Args:
@@ -154,6 +156,8 @@ class Cascade(nn.Module):
                 :data:`facelandmarks.detect.BOX_MAPPINGS` (e.g. ``"dlib_hog"``).
             use_level2: False stops after level 1 (``points`` = level-1 points).
             use_level3: False stops after level 2 (when the cascade has a level 3).
+            flip: also predict the mirrored face and average (test-time augmentation, twice the
+                time). The matrices and votes are those of the unmirrored pass.
         """
         images = [check_image(im, f"image {i}") for i, im in enumerate(images)]
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -165,6 +169,8 @@ class Cascade(nn.Module):
             from ..detect import to_landmark_box
 
             boxes = to_landmark_box(boxes, box_kind)
+        if flip:
+            return self._flip_average(images, boxes, use_level2, use_level3, chunk)
         cfg1 = self.level1.config
         crop_m = crop_matrices(boxes, cfg1)  # (B, 3, 3) image -> crop
         unit = []
@@ -181,6 +187,20 @@ class Cascade(nn.Module):
         if self.level3 is not None and use_level3:
             points = self._refine(self.level3, images, l2, chunk)[0]
         return BatchPrediction(points, l1, l2, boxes, crop_m, rect, patch_m, votes)
+
+    def _flip_average(self, images: list[np.ndarray], boxes: np.ndarray, use_level2: bool, use_level3: bool,
+                      chunk: int) -> BatchPrediction:
+        plain = self.predict_batch(images, boxes, "landmarks", use_level2, use_level3, chunk)
+        widths = np.array([im.shape[1] for im in images], dtype=np.float64)
+        mirrored_boxes = np.stack([widths - 1 - boxes[:, 2], boxes[:, 1], widths - 1 - boxes[:, 0], boxes[:, 3]], axis=1)
+        mirrored = self.predict_batch([im[:, ::-1] for im in images], mirrored_boxes, "landmarks", use_level2,
+                                      use_level3, chunk)
+        unflip = np.stack([hflip_matrix(int(w)) for w in widths])  # mirrored -> original image frame
+        perm = list(get_scheme(self.n_points).flip_permutation)
+        for name in ("points", "level1_points", "level2_points"):
+            back = transform_points(getattr(mirrored, name), unflip)[:, perm]
+            setattr(plain, name, (getattr(plain, name) + back) / 2)
+        return plain
 
     @staticmethod
     def _refine(net2: Level2Net, images: list[np.ndarray], start: np.ndarray, chunk: int
@@ -203,7 +223,7 @@ class Cascade(nn.Module):
 
     def predict(self, image: np.ndarray, box: np.ndarray | None = None, box_kind: str = "landmarks",
                 detector: str | None = None, use_level2: bool = True, use_level3: bool = True,
-                name: str = "image") -> FacePrediction:
+                flip: bool = False, name: str = "image") -> FacePrediction:
         """Predict one face. Without ``box`` the face detector finds it (``detector``: its name,
         default :data:`facelandmarks.detect.DEFAULT_DETECTOR`); ``NoFaceError`` if it finds none."""
         image = check_image(image, name)
@@ -218,7 +238,7 @@ class Cascade(nn.Module):
             detector_box, box, box_kind = found[0], found[0], det
         else:
             box = check_box(box, image.shape, name=f"{name}: box")
-        result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3)[0]
+        result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3, flip=flip)[0]
         result.detector_box = detector_box
         return result
 
