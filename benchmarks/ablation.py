@@ -28,13 +28,15 @@ from facelandmarks.evaluation import face_boxes
 from facelandmarks.models.cascade import load_pretrained
 
 VARIANTS = [
-    # label, load_pretrained arguments, which level's points to score
-    ("shallow level 1 (39x39 gray, 4 conv)", dict(level1="shallow", level2=None), "level1"),
-    ("deep level 1 (Table 1a)", dict(level1="deep", level2=None), "level1"),
-    ("shallow level 1 + level 2 (K=3)", dict(level1="shallow", level2="k3", level3=None), "final"),
-    ("deep level 1 + level 2 (K=1)", dict(level1="deep", level2="k1", level3=None), "final"),
-    ("deep level 1 + level 2 (K=3)", dict(level1="deep", level2="k3", level3=None), "final"),
-    ("deep level 1 + level 2 (K=3) + level 3", dict(level1="deep", level2="k3", level3="k3"), "final"),
+    # label, load_pretrained arguments, predict_batch arguments
+    ("shallow level 1 (39x39 gray, 4 conv)", dict(level1="shallow", level2=None), {}),
+    ("deep level 1 (Table 1a)", dict(level1="deep", level2=None), {}),
+    ("shallow level 1 + level 2 (K=3)", dict(level1="shallow", level2="k3"), {}),
+    ("deep level 1 + level 2 (K=1, simulated errors)", dict(level1="deep", level2="k1"), {}),
+    ("deep level 1 + level 2 (K=3, simulated errors)", dict(level1="deep", level2="k3_sim"), {}),
+    ("deep level 1 + level 2 (K=3, + real level-1 errors) [shipped default]", dict(level1="deep", level2="k3"), {}),
+    ("  ... + level 3 (ours, finer)", dict(level1="deep", level2="k3", level3="k3"), {}),
+    ("  ... + flip test-time averaging", dict(level1="deep", level2="k3"), {"flip": True}),
 ]
 
 
@@ -53,12 +55,12 @@ def main() -> None:
           f"threshold 0.08. Boxes: {det_label} ({int(fallback.sum())} without a detection got the "
           f"jittered ground-truth box, seed {args.seed}); second block: jittered ground-truth boxes.")
     rows, curves = [], {}
-    for label, kwargs, _ in VARIANTS:
+    for label, kwargs, predict_kwargs in VARIANTS:
         cascade = load_pretrained(fuse=True, **kwargs)
         row = {"model": label}
         for box_label, boxes in (("detector", det_boxes), ("jittered", jit_boxes)):
             t0 = time.perf_counter()
-            points = cascade.predict_batch(faces.images, boxes).points
+            points = cascade.predict_batch(faces.images, boxes, **predict_kwargs).points
             seconds = time.perf_counter() - t0
             errors = metrics.nme(points, faces.points)
             s = metrics.summary(errors)
@@ -68,7 +70,7 @@ def main() -> None:
                 curves[label] = errors
         rows.append(row)
         d = row["detector"]
-        print(f"{label:42s} mean {100 * d['mean']:.2f}%  median {100 * d['median']:.2f}%  "
+        print(f"{label:70s} mean {100 * d['mean']:.2f}%  median {100 * d['median']:.2f}%  "
               f"AUC {d['auc@0.08']:.3f}  fail {100 * d['failure@0.08']:.1f}%  "
               f"| jittered GT boxes: mean {100 * row['jittered']['mean']:.2f}%", flush=True)
 

@@ -120,8 +120,12 @@ def test_level_switches(cascade, faces):
     l1 = cascade.predict(faces.images[0], box=box, use_level2=False)
     np.testing.assert_array_equal(l1.points, l1.level1_points)
     assert l1.rectify_matrix is None
-    l2 = cascade.predict(faces.images[0], box=box, use_level3=False)
+    three = load_pretrained(level3="k3")
+    full = three.predict(faces.images[0], box=box)
+    assert np.abs(full.points - full.level2_points).max() > 1e-3  # level 3 moved the points
+    l2 = three.predict(faces.images[0], box=box, use_level3=False)
     np.testing.assert_array_equal(l2.points, l2.level2_points)
+    np.testing.assert_allclose(l2.points, full.level2_points)
 
 
 def test_bad_inputs(cascade, faces):

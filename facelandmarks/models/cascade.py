@@ -245,18 +245,20 @@ class Cascade(nn.Module):
 
 _WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 LEVEL1_WEIGHTS = {"deep": "level1_deep.pt", "shallow": "level1_shallow.pt"}
-LEVEL2_WEIGHTS = {"k3": "level2_k3.pt", "k1": "level2_k1.pt"}
+LEVEL2_WEIGHTS = {"k3": "level2_k3.pt", "k3_sim": "level2_k3_sim.pt", "k1": "level2_k1.pt"}
 LEVEL3_WEIGHTS = {"k3": "level3_k3.pt"}
 
 
-def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str | None = "k3",
+def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str | None = None,
                     fuse: bool = False) -> Cascade:
     """The cascade with the weights shipped in ``facelandmarks/weights`` (trained by this package).
 
     Args:
         level1: ``"deep"`` (the paper's Table 1a) or ``"shallow"`` (the Sun et al. style baseline).
-        level2: ``"k3"``, ``"k1"`` or ``None`` (level 1 alone).
-        level3: ``"k3"`` (the fine level) or ``None`` (the paper's two levels); ignored without level 2.
+        level2: ``"k3"`` (trained on simulated and real level-1 errors), ``"k3_sim"`` and ``"k1"``
+            (trained on simulated errors only, the K = 3 vs K = 1 comparison) or ``None`` (level 1 alone).
+        level3: ``"k3"`` (our optional fine level) or ``None`` (the paper's two levels, the default);
+            ignored without level 2. See facelandmarks/weights/README.md for how each was trained.
         fuse: fold batch-norm into convolutions for speed (see :func:`fuse_for_inference`).
     """
     if level1 not in LEVEL1_WEIGHTS:
