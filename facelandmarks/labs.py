@@ -1,0 +1,162 @@
+"""Automatic checks for the notebooks' "Your turn" exercises.
+
+Each ``check_*`` calls the learner's function on hidden test cases and either prints a success
+line or raises :class:`LabCheckError` saying what is wrong. Reference solutions live in
+``labs/solutions.py`` (outside the package).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from . import geometry, metrics
+from .schemes import IBUG68
+
+__all__ = ["LabCheckError", "check_nme", "check_flip", "check_similarity_fit", "check_patch_extraction", "check_ced_auc",
+           "try_exercise"]
+
+
+class LabCheckError(AssertionError):
+    """The learner's answer is wrong; the message says how."""
+
+
+def _shape(rng: np.random.Generator) -> np.ndarray:
+    """A random 68-point shape whose outer eye corners are 40 px apart."""
+    pts = rng.uniform(20, 80, (68, 2))
+    pts[36], pts[45] = [30.0, 40.0], [70.0, 42.0]
+    return pts
+
+
+def check_nme(my_nme: Callable[[np.ndarray, np.ndarray], float]) -> None:
+    """``my_nme(pred (68, 2), gt (68, 2)) -> float``: NME normalised by the outer-eye-corner distance."""
+    rng = np.random.default_rng(0)
+    gt = _shape(rng)
+    pred = gt + rng.normal(0, 2.0, gt.shape)
+    want = metrics.nme(pred, gt, "inter_ocular")
+    got = float(my_nme(pred, gt))
+    if np.isclose(got, want, rtol=1e-6):
+        print(f"check_nme: correct ({got:.5f})")
+        return
+    err = np.linalg.norm(pred - gt, axis=1)
+    hints = {
+        "your NME uses the pupils (eye centres) instead of the outer eye corners (points 37 and 46)":
+            err.mean() / metrics.normalising_distance(gt, "inter_pupil"),
+        "you normalised by the distance of points 36 and 45 counted from 1 (use 0-based indices 36 and 45)":
+            err.mean() / np.linalg.norm(gt[35] - gt[44]),
+        "you forgot to divide by the normalising distance": err.mean(),
+        "you used squared distances": (err ** 2).mean() / metrics.normalising_distance(gt),
+        "you averaged |dx| + |dy| instead of the Euclidean distance": np.abs(pred - gt).sum(1).mean() / metrics.normalising_distance(gt),
+        "you took the sum over points instead of the mean": err.sum() / metrics.normalising_distance(gt),
+    }
+    for hint, value in hints.items():
+        if np.isclose(got, value, rtol=1e-6):
+            raise LabCheckError(f"check_nme: got {got:.5f}, expected {want:.5f}: {hint}")
+    raise LabCheckError(f"check_nme: got {got:.5f}, expected {want:.5f} (mean Euclidean error / outer-eye-corner distance)")
+
+
+def check_flip(my_flip: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> None:
+    """``my_flip(image (H, W, 3), points (68, 2)) -> (image, points)``: a horizontal mirror."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 255, (20, 31, 3), dtype=np.uint8)
+    points = rng.uniform(0, 30, (68, 2))
+    img2, pts2 = my_flip(image.copy(), points.copy())
+    img2, pts2 = np.asarray(img2), np.asarray(pts2, dtype=float)
+    if img2.shape != image.shape or not np.array_equal(img2, image[:, ::-1]):
+        raise LabCheckError("check_flip: the image is not mirrored left-right (image[:, ::-1])")
+    want = points.copy()
+    want[:, 0] = 30 - points[:, 0]
+    want = want[list(IBUG68.flip_permutation)]
+    if pts2.shape != (68, 2):
+        raise LabCheckError(f"check_flip: points must be (68, 2), got {pts2.shape}")
+    unpermuted = points.copy()
+    unpermuted[:, 0] = 30 - points[:, 0]
+    if np.allclose(pts2, unpermuted):
+        raise LabCheckError("check_flip: your flip forgot to reorder the points (the right eye becomes the left eye: "
+                            "use IBUG68.flip_permutation)")
+    shifted = want.copy()
+    shifted[:, 0] += 1
+    if np.allclose(pts2, shifted):
+        raise LabCheckError("check_flip: x is off by one: pixel x goes to W - 1 - x, not W - x")
+    if not np.allclose(pts2, want):
+        raise LabCheckError("check_flip: the points are not where the mirrored features are (x' = W - 1 - x, then "
+                            "reorder with the flip permutation)")
+    print("check_flip: correct")
+
+
+def check_similarity_fit(my_fit: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+    """``my_fit(src (N, 2), dst (N, 2)) -> (3, 3)``: least-squares rotation + scale + translation."""
+    rng = np.random.default_rng(2)
+    src = rng.uniform(-50, 50, (20, 2))
+    true = geometry.similarity_matrix(1.7, 0.4, 12.0, -7.0)
+    dst = geometry.transform_points(src, true) + rng.normal(0, 0.5, src.shape)
+    got = np.asarray(my_fit(src, dst), dtype=float)
+    want = geometry.fit_similarity(src, dst)
+    if got.shape != (3, 3):
+        raise LabCheckError(f"check_similarity_fit: return a 3x3 matrix, got shape {got.shape}")
+    if np.allclose(got, want, atol=1e-6):
+        print("check_similarity_fit: correct")
+        return
+    a = got[:2, :2]
+    if np.linalg.det(a) < 0:
+        raise LabCheckError("check_similarity_fit: your fit allows a reflection (det < 0); a similarity only rotates")
+    s = np.sqrt(abs(np.linalg.det(a)))
+    if np.isclose(s, 1.0, atol=1e-3) and not np.isclose(np.sqrt(abs(np.linalg.det(want[:2, :2]))), 1.0, atol=1e-3):
+        raise LabCheckError("check_similarity_fit: your fit ignores scale (the points here are 1.7x larger)")
+    if np.allclose(np.linalg.inv(got), want, atol=1e-3):
+        raise LabCheckError("check_similarity_fit: you return dst -> src; the matrix must map src to dst")
+    if not np.allclose(a / s, want[:2, :2] / np.sqrt(np.linalg.det(want[:2, :2])), atol=1e-3):
+        raise LabCheckError("check_similarity_fit: the rotation is wrong (centre both point sets before fitting)")
+    raise LabCheckError("check_similarity_fit: rotation and scale are right but the translation is not "
+                        "(t = mean(dst) - A @ mean(src))")
+
+
+def check_patch_extraction(my_patch: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> None:
+    """``my_patch(image, image->patch matrix (3, 3), size) -> (size, size, 3)``."""
+    image = np.zeros((64, 64, 3), np.uint8)
+    image[30, 20] = 255  # one bright pixel at (x=20, y=30)
+    m = geometry.translation_matrix(11.5 - 20, 11.5 - 30)  # puts (20, 30) at the patch centre
+    got = np.asarray(my_patch(image, m, 24), dtype=float)
+    if got.shape != (24, 24, 3):
+        raise LabCheckError(f"check_patch_extraction: the patch must be (24, 24, 3), got {got.shape}")
+    want = geometry.warp_image(image, m, 24).astype(float)
+    if np.allclose(got, want, atol=2):
+        print("check_patch_extraction: correct")
+        return
+    gray = got.sum(axis=2)
+    if gray.max() == 0:
+        raise LabCheckError("check_patch_extraction: the patch is black: the bright pixel at (20, 30) should land "
+                            "near its centre (11.5, 11.5)")
+    y, x = np.unravel_index(np.argmax(gray), gray.shape)
+    if (x, y) == (30 - 18, 20 - 8):
+        raise LabCheckError("check_patch_extraction: x and y are swapped (images are indexed [row=y, column=x])")
+    raise LabCheckError(f"check_patch_extraction: the bright pixel is at (x={x}, y={y}) in your patch; the patch "
+                        "should be centred on it (half a pixel off? the centre of a 24-pixel patch is 11.5)")
+
+
+def check_ced_auc(my_auc: Callable[[np.ndarray, float], float]) -> None:
+    """``my_auc(errors (B,), threshold) -> float``: area under the CED up to threshold / threshold."""
+    errors = np.array([0.0, 0.02, 0.04, 0.05, 0.09, 0.3])
+    want = metrics.auc(errors, 0.08)
+    got = float(my_auc(errors, 0.08))
+    if np.isclose(got, want, atol=2e-3):
+        print(f"check_ced_auc: correct ({got:.4f})")
+        return
+    if np.isclose(got, want * 0.08, atol=2e-4):
+        raise LabCheckError(f"check_ced_auc: got {got:.4f}: divide the area by the threshold (0.08)")
+    if np.isclose(got, float((errors <= 0.08).mean()), atol=2e-3):
+        raise LabCheckError(f"check_ced_auc: got {got:.4f}: that is the CED at 0.08 (1 - failure rate), not the area")
+    raise LabCheckError(f"check_ced_auc: got {got:.4f}, expected {want:.4f}")
+
+
+def try_exercise(check: Callable[[Callable], None], solution: Callable) -> bool:
+    """Run ``check(solution)`` from a notebook: an unfinished exercise (``NotImplementedError``) prints a
+    reminder instead of failing, so the notebook still runs top to bottom; a wrong answer raises
+    :class:`LabCheckError` with its explanation. Returns True when the answer passed."""
+    try:
+        check(solution)
+    except NotImplementedError:
+        print(f"{check.__name__}: not done yet - replace `raise NotImplementedError` with your code "
+              "(reference solutions: labs/solutions.py)")
+        return False
+    return True

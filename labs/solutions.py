@@ -1,0 +1,56 @@
+"""Reference solutions of the notebooks' "Your turn" exercises (kept out of the notebooks and the package).
+
+Each passes its ``facelandmarks.labs.check_*``; ``tests/test_labs.py`` makes sure they do.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from facelandmarks.schemes import IBUG68
+
+
+def nme(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Mean Euclidean error over the 68 points / distance between the outer eye corners (0-based 36, 45)."""
+    return float(np.linalg.norm(pred - gt, axis=1).mean() / np.linalg.norm(gt[36] - gt[45]))
+
+
+def flip(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror left-right: pixel x -> W - 1 - x, then renumber the points (right <-> left)."""
+    w = image.shape[1]
+    mirrored = points.copy()
+    mirrored[:, 0] = w - 1 - points[:, 0]
+    return image[:, ::-1], mirrored[list(IBUG68.flip_permutation)]
+
+
+def similarity_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least squares x' = a x - b y + tx, y' = b x + a y + ty on centred points (no reflection)."""
+    ms, md = src.mean(0), dst.mean(0)
+    s, d = src - ms, dst - md
+    norm = (s ** 2).sum()
+    a = (s * d).sum() / norm
+    b = (s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum() / norm
+    m = np.array([[a, -b, 0.0], [b, a, 0.0], [0.0, 0.0, 1.0]])
+    m[:2, 2] = md - m[:2, :2] @ ms
+    return m
+
+
+def patch(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """Sample the patch: for each patch pixel (u, v) read the image at inverse(matrix) @ (u, v, 1), bilinearly."""
+    h, w = image.shape[:2]
+    inv = np.linalg.inv(matrix)
+    v, u = np.mgrid[0:size, 0:size].astype(float)
+    x = inv[0, 0] * u + inv[0, 1] * v + inv[0, 2]
+    y = inv[1, 0] * u + inv[1, 1] * v + inv[1, 2]
+    grid = torch.tensor(np.stack([(2 * x + 1) / w - 1, (2 * y + 1) / h - 1], -1)[None], dtype=torch.float32)
+    src = torch.tensor(image, dtype=torch.float32).permute(2, 0, 1)[None]
+    out = F.grid_sample(src, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out[0].permute(1, 2, 0).numpy()
+
+
+def auc(errors: np.ndarray, threshold: float = 0.08) -> float:
+    """Area under the CED on [0, threshold], divided by threshold."""
+    xs = np.linspace(0, threshold, 1001)
+    ced = (np.asarray(errors)[None, :] <= xs[:, None]).mean(axis=1)
+    return float(np.trapezoid(ced, xs) / threshold)
