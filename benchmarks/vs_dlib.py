@@ -37,17 +37,27 @@ def from_landmark_box(boxes: np.ndarray, kind: str) -> np.ndarray:
     return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
 
 
+def dlib_model_file() -> Path:
+    """dlib's 68-point model file from the ``face-recognition-models`` package (without importing it:
+    its ``__init__`` needs ``pkg_resources``, gone from recent setuptools)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit('vs_dlib needs dlib\'s model file: pip install -e ".[dlib]"')
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise SystemExit(f"dlib's model file is missing: {path}")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None)
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    try:
-        import dlib
-        import face_recognition_models
-    except ImportError:
-        raise SystemExit('vs_dlib needs dlib and its model file: pip install -e ".[dlib]"') from None
+    model = dlib_model_file()
 
     faces = datasets.load_split("test", args.data, progress=False)
     boxes = np.zeros((len(faces), 4))
@@ -63,7 +73,9 @@ def main() -> None:
             fallback[i] = True
     detect_ms = 1000 * (time.perf_counter() - t0) / len(faces)
 
-    predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    import dlib
+
+    predictor = dlib.shape_predictor(str(model))
     dlib_points = np.zeros_like(faces.points)
     t0 = time.perf_counter()
     for i, (image, box) in enumerate(zip(faces.images, boxes)):

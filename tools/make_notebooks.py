@@ -278,9 +278,15 @@ for level in ("level1", "final"):
     print(f"{level:7s} mean {100 * s['mean']:.2f}%  median {100 * s['median']:.2f}%  AUC@0.08 {s['auc@0.08']:.3f}  "
           f"failures {100 * s['failure@0.08']:.1f}%  (NME / {s['norm']}, boxes {s['boxes']}, {s['fallback_boxes']} fallbacks)")"""),
 ("code", """curves = {"level 1": ev.nme_level1, "cascade": ev.nme}
+import importlib.util
+from pathlib import Path
+spec = importlib.util.find_spec("face_recognition_models")  # dlib's model file (pip install -e ".[dlib]")
 try:
-    import dlib, face_recognition_models
-    predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    if spec is None:
+        raise ImportError
+    import dlib
+    model = Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    predictor = dlib.shape_predictor(str(model))
     pts = []
     for image, box in zip(test.images, ev.boxes):
         # dlib gets the same face box, in its own convention (see benchmarks/vs_dlib.py for the full comparison)

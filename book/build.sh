@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Build the book: copy the notebooks, execute each ONCE (fails on any cell error), render with
+# Jupyter Book 1 (Sphinx), offline. FACELANDMARKS_FAST defaults to 1 (small subsets, tiny runs).
+set -euo pipefail
+cd "$(dirname "$0")"
+BIN=../.venv/bin
+export FACELANDMARKS_FAST="${FACELANDMARKS_FAST:-1}"
+: "${FACELANDMARKS_DATA:?set FACELANDMARKS_DATA to the data folder}"
+rm -rf _build notebooks
+mkdir -p notebooks _static
+cp ../notebooks/*.ipynb notebooks/
+cp ../docs/results.md results.md
+mkdir -p figures && cp ../docs/results/*.png figures/ 2>/dev/null || true
+sed -i 's#(results/#(figures/#g' results.md
+# MathJax from the npm registry (the default loads it from a CDN, which is unreachable offline)
+if [ ! -f _static/mathjax/tex-chtml.js ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent mathjax@3 >/dev/null && tar xzf mathjax-*.tgz)
+    mkdir -p _static/mathjax
+    cp -r "$tmp"/package/es5/* _static/mathjax/
+    rm -rf "$tmp"
+fi
+echo "executing the notebooks (FACELANDMARKS_FAST=$FACELANDMARKS_FAST)"
+$BIN/pytest --nbmake --overwrite -q -p no:cacheprovider notebooks
+$BIN/jupyter-book build . --builder html
+echo "book: $(pwd)/_build/html/index.html"
