@@ -1,0 +1,36 @@
+"""Screenshots of the built book in headless Chromium (Debian's; never `playwright install`).
+
+    .venv/bin/python book/screenshots.py --out docs/figures
+"""
+import argparse
+import tempfile
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+PAGES = {"landing": "intro.html", "training": "notebooks/03_level1_cnn.html", "evaluation": "notebooks/06_evaluation.html",
+         "method": "method.html"}
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--html", type=Path, default=Path(__file__).parent / "_build" / "html")
+    parser.add_argument("--out", type=Path, default=Path("docs/figures"))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
+        browser = p.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=FLAGS,
+                                                       viewport={"width": 1200, "height": 900})
+        page = browser.new_page()
+        for name, rel in PAGES.items():
+            page.goto((args.html / rel).resolve().as_uri())
+            page.wait_for_timeout(1500)  # MathJax typesetting
+            page.screenshot(path=str(args.out / f"book_{name}.png"), full_page=False)
+            print("wrote", args.out / f"book_{name}.png", "- math elements:", page.locator("mjx-container").count())
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
