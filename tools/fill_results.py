@@ -1,12 +1,15 @@
-"""Fill docs/results.md's placeholders from the outputs of the benchmark runs (kept verbatim).
+"""Write docs/results.md from tools/results_template.md and the outputs of the benchmark runs (verbatim).
 
-    .venv/bin/python tools/fill_results.py ABLATION.md VS_DLIB.log BENCHMARK.log
+    .venv/bin/python benchmarks/ablation.py --out docs/results
+    .venv/bin/python benchmarks/vs_dlib.py --out docs/results > vs_dlib.log
+    .venv/bin/facelandmarks benchmark > benchmark.log
+    .venv/bin/python tools/fill_results.py docs/results/ablation.md vs_dlib.log benchmark.log
 """
 import sys
 from pathlib import Path
 
 page = Path("docs/results.md")
-text = page.read_text()
+text = (Path(__file__).parent / "results_template.md").read_text()
 ablation, vsdlib, speed = (Path(p).read_text().strip() for p in sys.argv[1:4])
 table = "\n".join(line for line in ablation.splitlines() if line.startswith("|"))
 text = text.replace("ABLATION_TABLE", table).replace("VSDLIB_OUTPUT", vsdlib).replace("SPEED_OUTPUT", speed)
