@@ -305,6 +305,30 @@ viz.show_faces([test.images[i] for i in pick], [{"truth": test.points[i], "casca
                titles=[f"{test.names[i]}: {100 * ev.nme[i]:.1f}%" for i in pick], ncols=3);"""),
 ("code", """viz.plot_point_errors(ev.point_errors);"""),
 ],
+"09_inspect_predictions.ipynb": [
+("md", """# 9. Inspect the predictions
+
+**What you will learn**
+- to browse the cascade's predictions on the test faces, worst first, by point group;
+- to follow one face through every stage of the cascade;
+- to see which faces fail at a threshold, and why.
+
+What to look for: profile faces (the far jaw side is invisible, yet must be "guessed"), occlusion
+(hands, hair, glasses), open mouths (the inner lip points), closed eyes, strong rotation, and faces
+whose detector box was poor."""),
+("code", MODE),
+("code", """from facelandmarks import datasets, load_pretrained, widgets
+from facelandmarks.evaluation import evaluate
+
+test = datasets.load_split("test", limit=20 if FAST else None, progress=False)
+ev = evaluate(load_pretrained(fuse=True), test, boxes="jittered" if FAST else "detector")
+widgets.prediction_browser(ev)"""),
+("md", """## One face through the cascade"""),
+("code", """state = widgets.BrowserState(ev, order="worst")
+widgets.cascade_viewer(load_pretrained(), test.images[state.current], ev.boxes[state.current])"""),
+("md", """## Which faces fail?"""),
+("code", """widgets.ced_explorer(ev)"""),
+],
 "08_your_own_photos.ipynb": [
 ("md", """# 8. Your own photos
 
