@@ -84,7 +84,7 @@ def plot_ced(errors: dict[str, np.ndarray], threshold: float = 0.08, norm: str =
     for label, err in errors.items():
         err = np.asarray(err)
         ax.plot(xs, metrics.ced(err, xs), lw=2,
-                label=f"{label}: AUC {metrics.auc(err, threshold):.3f}, failures {100 * metrics.failure_rate(err, threshold):.1f}%")
+                label=f"{label}: AUC@{threshold:g} {metrics.auc(err, threshold):.3f}, failures@{threshold:g} {100 * metrics.failure_rate(err, threshold):.1f}%")
     ax.set_xlim(0, threshold)
     ax.set_ylim(0, 1)
     ax.set_xlabel(f"NME (normalised by {norm} distance)")

@@ -139,8 +139,8 @@ def prediction_browser(evaluation: Evaluation):
     slider = w.IntSlider(min=0, max=max(0, len(state.indices) - 1), description="face")
     prev_b, next_b = w.Button(description="previous"), w.Button(description="next")
     order = w.Dropdown(options=["worst", "best", "name"], value="worst", description="order")
-    groups = [None, *evaluation.faces.scheme.groups]
-    group = w.Dropdown(options=[("all points", None)] + [(g, g) for g in groups[1:]], description="group")
+    group = w.Dropdown(options=[("all points", "all")] + [(g, g) for g in evaluation.faces.scheme.groups],
+                       value="all", description="group")
     layers = w.SelectMultiple(options=["truth", "level 1", "final", "vectors"], value=("truth", "final", "vectors"),
                               description="show")
 
@@ -155,7 +155,7 @@ def prediction_browser(evaluation: Evaluation):
         redraw()
 
     def on_filter(*_) -> None:
-        state.order, state.group = order.value, group.value
+        state.order, state.group = order.value, None if group.value == "all" else group.value
         state.refresh()
         slider.max = max(0, len(state.indices) - 1)
         slider.value = state.position
