@@ -35,8 +35,8 @@ VARIANTS = [
     ("deep level 1 + level 2 (K=1, simulated errors)", dict(level1="deep", level2="k1"), {}),
     ("deep level 1 + level 2 (K=3, simulated errors)", dict(level1="deep", level2="k3_sim"), {}),
     ("deep level 1 + level 2 (K=3, + real level-1 errors) [shipped default]", dict(level1="deep", level2="k3"), {}),
-    ("  ... + level 3 (ours, finer)", dict(level1="deep", level2="k3", level3="k3"), {}),
-    ("  ... + flip test-time averaging", dict(level1="deep", level2="k3"), {"flip": True}),
+    ("  shipped default + level 3 (ours, finer)", dict(level1="deep", level2="k3", level3="k3"), {}),
+    ("  shipped default + flip test-time averaging", dict(level1="deep", level2="k3"), {"flip": True}),
 ]
 
 

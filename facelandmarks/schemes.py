@@ -129,9 +129,9 @@ IBUG68 = LandmarkScheme(
         + _chain(range(48, 60), closed=True) + _chain(range(60, 68), closed=True)
     ),
     subsets=_frozen({"inner": tuple(range(17, 68))}),
-    group_colors=_frozen({
-        "jaw": "#1f77b4", "right_brow": "#ff7f0e", "left_brow": "#ff7f0e", "nose": "#2ca02c",
-        "right_eye": "#d62728", "left_eye": "#d62728", "mouth": "#9467bd",
+    group_colors=_frozen({  # left and right differ, so a left/right mix-up shows in every figure
+        "jaw": "#1f77b4", "right_brow": "#ff7f0e", "left_brow": "#bcbd22", "nose": "#2ca02c",
+        "right_eye": "#d62728", "left_eye": "#17becf", "mouth": "#9467bd",
     }),
 )
 """The iBUG / 300-W 68-point markup ("right" = the subject's right, image left)."""
