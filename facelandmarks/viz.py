@@ -257,7 +257,8 @@ def plot_point_errors(errors: np.ndarray, scheme: LandmarkScheme = IBUG68, ax: A
     ax.set_xlabel("landmark (1-based number)")
     ax.set_ylabel(label)
     ax.set_xlim(0.3, scheme.n_points + 0.7)
-    group_legend(ax, scheme, ncol=4, fontsize=7, loc="upper right")
+    group_legend(ax, scheme, ncol=len(scheme.groups), fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                 frameon=False)
     return ax
 
 

@@ -18,7 +18,8 @@ from . import metrics, viz
 from .evaluation import Evaluation
 from .geometry import transform_points, warp_batch, warp_image
 
-__all__ = ["BrowserState", "failing_faces", "render_face", "prediction_browser", "cascade_viewer", "ced_explorer"]
+__all__ = ["BrowserState", "failing_faces", "render_face", "prediction_browser", "cascade_viewer", "ced_explorer",
+           "annotation_widget"]
 
 
 @dataclass
@@ -241,3 +242,79 @@ def ced_explorer(evaluation: Evaluation):
     slider.observe(redraw, names="value")
     redraw()
     return w.VBox([slider, w.HBox([image, info])])
+
+
+def _annotated_png(image: np.ndarray, clicks: np.ndarray, radius: int = 3) -> bytes:
+    """PNG of ``image`` at its own pixel size with the clicks drawn, so a click's image position is
+    the pixel under the pointer (ipyevents reports it as ``dataX``, ``dataY``)."""
+    from PIL import Image, ImageDraw
+
+    pil = Image.fromarray(image)
+    draw = ImageDraw.Draw(pil)
+    for x, y in clicks[~np.isnan(clicks).any(axis=1)]:
+        draw.ellipse([x - radius, y - radius, x + radius, y + radius], outline=(255, 0, 0), width=2)
+    buf = _io.BytesIO()
+    pil.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def annotation_widget(session, save_path: str = "my_annotations.json", score: bool = True):
+    """"You vs the CNN": click the asked landmark on each J&dC face, then see your error next to the
+    crowd's, the experts' and the model's (the same metric). Clicks are captured with ipyevents.
+
+    Args:
+        session: a :class:`facelandmarks.human.AnnotationSession` (its logic: state, undo, scoring, saving).
+        save_path: where the Save button writes the session (JSON, atomic).
+        score: compute the scores when the last point is clicked (loads the study and runs the cascade).
+    """
+    import ipywidgets as w
+    from ipyevents import Event
+
+    image = w.Image(format="png")
+    prompt, result = w.HTML(), w.HTML()
+    undo, save = w.Button(description="undo"), w.Button(description="save")
+
+    def redraw() -> None:
+        name = session.current_image or session.images[-1]
+        image.value = _annotated_png(session.image(name), session.clicks_for(name))
+        if session.done:
+            prompt.value = f"<b>done: {session.n_done} of {session.n_total} points clicked</b>"
+        else:
+            prompt.value = (f"<b>{session.current_image}: click {session.current_point} "
+                            f"({session.current_point_name})</b> - point {session.n_done + 1} of {session.n_total}")
+
+    def finish() -> None:
+        if not score:
+            return
+        from . import human, load_pretrained
+
+        table = human.load_jdc(session.root)
+        errors = human.annotation_errors(table)
+        model = human.model_errors(load_pretrained(), table, session.root, n_jitter=5)
+        result.value = "<pre>" + session.score(errors, model).text() + "</pre>"
+
+    def on_click(event: dict) -> None:
+        if session.done:
+            return
+        session.click(float(event["dataX"]), float(event["dataY"]))
+        redraw()
+        if session.done:
+            finish()
+
+    def on_undo(_) -> None:
+        session.undo()
+        result.value = ""
+        redraw()
+
+    def on_save(_) -> None:
+        session.save(save_path)
+        result.value = f"saved to {save_path}"
+
+    events = Event(source=image, watched_events=["click"])
+    events.on_dom_event(on_click)
+    undo.on_click(on_undo)
+    save.on_click(on_save)
+    redraw()
+    box = w.VBox([prompt, w.HBox([undo, save]), image, result])
+    box._events = events  # keep the listener alive with the widget
+    return box

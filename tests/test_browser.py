@@ -103,6 +103,14 @@ def test_inspect_notebook_widgets_respond_in_chromium(lab):
             page.keyboard.press("ArrowLeft")
             page.get_by_text("faces fail at 0.075").wait_for(timeout=30_000)
             page.screenshot(path=str(shots / "3_threshold.png"), full_page=True)
+            # the annotator: a click on the face records the point and asks for the next one
+            asked = page.get_by_text("point 1 of 88")
+            asked.scroll_into_view_if_needed(timeout=30_000)
+            annotator = page.locator(".widget-image").last
+            annotator.scroll_into_view_if_needed()
+            annotator.click(position={"x": 60, "y": 50})
+            page.get_by_text("point 2 of 88").wait_for(timeout=30_000)
+            page.screenshot(path=str(shots / "4_annotator.png"))
         except Exception:
             page.screenshot(path=str(shots / "failure.png"), full_page=True)
             raise

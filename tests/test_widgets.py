@@ -63,3 +63,21 @@ def test_widgets_build_and_redraw(ev):
     assert info.value != before
     viewer = widgets.cascade_viewer(load_pretrained(), ev.faces.images[0], ev.boxes[0])
     assert viewer.children[0].value[:4] == b"\x89PNG"
+
+
+def test_annotation_widget_records_clicks_and_undo(data_root, tmp_path):
+    from facelandmarks import human
+
+    session = human.AnnotationSession("tester", root=data_root)
+    box = widgets.annotation_widget(session, save_path=str(tmp_path / "me.json"), score=False)
+    prompt, (undo, save), image = box.children[0], box.children[1].children, box.children[2]
+    first_prompt, first_image = prompt.value, image.value
+    assert f"point 1 of {session.n_total}" in first_prompt
+    box._events._dom_handlers({"type": "click", "dataX": 120, "dataY": 80})  # what ipyevents sends
+    assert session.n_done == 1 and np.allclose(session.clicks[0, 0], [120, 80])
+    assert prompt.value != first_prompt and image.value != first_image  # the click is drawn
+    undo.click()
+    assert session.n_done == 0 and prompt.value == first_prompt
+    box._events._dom_handlers({"type": "click", "dataX": 10, "dataY": 12})
+    save.click()
+    assert human.AnnotationSession.load(tmp_path / "me.json").n_done == 1

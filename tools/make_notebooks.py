@@ -328,6 +328,13 @@ widgets.prediction_browser(ev)"""),
 widgets.cascade_viewer(load_pretrained(), test.images[state.current], ev.boxes[state.current])"""),
 ("md", """## Which faces fail?"""),
 ("code", """widgets.ced_explorer(ev)"""),
+("md", """## You vs the CNN
+Click each asked landmark on the four faces of the Johnston & de Chazal study (notebook 7). When the
+last point is in, your error appears next to the crowd's, the experts' and the model's, measured the
+same way; **save** writes your clicks to a JSON file, and `facelandmarks.human.pool_sessions` pools a
+class's files into one study."""),
+("code", """from facelandmarks import human
+widgets.annotation_widget(human.AnnotationSession("you"), save_path="my_annotations.json")"""),
 ],
 "08_your_own_photos.ipynb": [
 ("md", """# 8. Your own photos
