@@ -27,8 +27,12 @@ def main() -> None:
         for name, rel in PAGES.items():
             page.goto((args.html / rel).resolve().as_uri())
             page.wait_for_timeout(1500)  # MathJax typesetting
+            figures = page.locator(".cell_output img")
+            if name != "landing" and figures.count():  # show the page's last figure, not just its top
+                figures.last.scroll_into_view_if_needed()
             page.screenshot(path=str(args.out / f"book_{name}.png"), full_page=False)
-            print("wrote", args.out / f"book_{name}.png", "- math elements:", page.locator("mjx-container").count())
+            print("wrote", args.out / f"book_{name}.png", "- figures:", figures.count(),
+                  "- math elements:", page.locator("mjx-container").count())
         browser.close()
 
 

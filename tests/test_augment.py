@@ -51,7 +51,8 @@ def test_random_crops_keep_points_on_their_features(few_faces):
     b = 12
     boxes = np.tile(geometry.points_box(pts), (b, 1))
     config = AugmentConfig(rotation_deg=10.0, scale=0.05, shift=0.02, flip_prob=0.5)  # dots stay inside the crops
-    mats, flipped = augment.random_crop_transforms(crop_matrices(boxes, DEEP), DEEP.input_size, np.random.default_rng(3), config)
+    mats, flipped = augment.random_crop_transforms(crop_matrices(boxes, DEEP), DEEP.input_size,
+                                                   np.random.default_rng(3), config)
     assert mats.shape == (b, 3, 3) and flipped.dtype == bool and 0 < flipped.sum() < b
     np.testing.assert_array_equal(np.linalg.det(mats[:, :2, :2]) < 0, flipped)  # a flip is a reflection
     crops = geometry.warp_batch(image, mats, DEEP.input_size).permute(0, 2, 3, 1).numpy()  # (B, S, S, 3)
@@ -72,7 +73,8 @@ def test_no_augment_leaves_the_crop_matrices_alone():
     out, flipped = augment.random_crop_transforms(mats, DEEP.input_size, np.random.default_rng(0), NO_AUGMENT)
     np.testing.assert_allclose(out, mats, atol=1e-12)
     assert not flipped.any()
-    _, always = augment.random_crop_transforms(mats, DEEP.input_size, np.random.default_rng(0), replace(NO_AUGMENT, flip_prob=1.0))
+    flip_all = replace(NO_AUGMENT, flip_prob=1.0)
+    _, always = augment.random_crop_transforms(mats, DEEP.input_size, np.random.default_rng(0), flip_all)
     assert always.all()
 
 
@@ -152,7 +154,8 @@ def test_pixel_augmentations_leave_the_points_untouched(few_faces):
     index = np.arange(len(few_faces))
     boxes = geometry.points_box(few_faces.points)
     pixels_only = replace(NO_AUGMENT, occlusion_prob=1.0, brightness=0.5, contrast=0.5)
-    plain = train.level1_batch(few_faces, index, DEEP, boxes, np.random.default_rng(0), torch.Generator().manual_seed(0))
+    plain = train.level1_batch(few_faces, index, DEEP, boxes, np.random.default_rng(0),
+                               torch.Generator().manual_seed(0))
     jittered = train.level1_batch(few_faces, index, DEEP, boxes, np.random.default_rng(0),
                                   torch.Generator().manual_seed(0), pixels_only)
     assert not torch.allclose(plain[0], jittered[0])

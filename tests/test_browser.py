@@ -72,7 +72,7 @@ def lab(tmp_path, data_root):
 
 
 def test_inspect_notebook_widgets_respond_in_chromium(lab):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     url, tmp = lab
     shots = tmp / "screenshots"
@@ -94,7 +94,7 @@ def test_inspect_notebook_widgets_respond_in_chromium(lab):
             before = browser_image.get_attribute("src")
             page.get_by_role("button", name="next").first.click()
             page.get_by_text("rank 2 of 20").wait_for(timeout=30_000)
-            assert browser_image.get_attribute("src") != before  # the face was redrawn
+            expect(browser_image).not_to_have_attribute("src", before, timeout=30_000)  # the face was redrawn
             page.screenshot(path=str(shots / "2_next.png"))
             # the CED explorer: move its threshold slider with the keyboard; the failing-faces text changes
             failing = page.get_by_text("faces fail at 0.080")
