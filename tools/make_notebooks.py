@@ -323,9 +323,16 @@ from facelandmarks.evaluation import evaluate
 test = datasets.load_split("test", limit=20 if FAST else None, progress=False)
 ev = evaluate(load_pretrained(fuse=True), test, boxes="jittered" if FAST else "detector")
 widgets.prediction_browser(ev)"""),
+("md", """A static copy of the browser's first view (widgets need a running kernel; this one shows in
+the built book too):"""),
+("code", """from IPython.display import Image
+state = widgets.BrowserState(ev, order="worst")
+Image(widgets.render_face(ev, state.current))"""),
 ("md", """## One face through the cascade"""),
-("code", """state = widgets.BrowserState(ev, order="worst")
-widgets.cascade_viewer(load_pretrained(), test.images[state.current], ev.boxes[state.current])"""),
+("code", """viewer = widgets.cascade_viewer(load_pretrained(), test.images[state.current], ev.boxes[state.current])
+viewer"""),
+("code", """# the same stages as static images, for the built book
+display(Image(viewer.children[0].value), Image(viewer.children[1].value))"""),
 ("md", """## Which faces fail?"""),
 ("code", """widgets.ced_explorer(ev)"""),
 ("md", """## You vs the CNN
