@@ -70,7 +70,7 @@ def my_flip(image, points):
     # YOUR CODE HERE: return (mirrored image, mirrored and renumbered points)
     raise NotImplementedError
 
-labs.try_exercise(labs.check_flip, my_flip)"""),
+labs.try_exercise(labs.check_flip, my_flip);"""),
 ("md", """## Face boxes
 Training crops come from the box of the points, jittered as a detector would; at run time a face
 detector gives the box, mapped to the same convention (`detect.BOX_MAPPINGS`, fitted on the
@@ -138,7 +138,7 @@ for label, e in (("level 1", ev.nme_level1), ("level 1 + 2", ev.nme)):
     # YOUR CODE HERE: area under the CED from 0 to threshold, divided by threshold (np.trapezoid)
     raise NotImplementedError
 
-labs.try_exercise(labs.check_ced_auc, my_auc)"""),
+labs.try_exercise(labs.check_ced_auc, my_auc);"""),
 ],
 "03_level1_cnn.ipynb": [
 ("md", """# 3. Level 1: the deep CNN
@@ -241,7 +241,7 @@ axes[1].set_title("rectified face"); [a.axis("off") for a in axes];"""),
     # YOUR CODE HERE: least squares rotation + scale + translation, as a 3x3 matrix src -> dst
     raise NotImplementedError
 
-labs.try_exercise(labs.check_similarity_fit, my_fit)"""),
+labs.try_exercise(labs.check_similarity_fit, my_fit);"""),
 ("md", """## The patches and their votes"""),
 ("code", """p = cascade.level2.config.patch_size
 patches = geometry.warp_batch(image, r.patch_matrices, p)
@@ -256,7 +256,7 @@ for ax, point in zip(axes.ravel(), [36, 39, 42, 45, 30, 48, 54, 51, 57, 8, 19, 2
     # YOUR CODE HERE: cut the (size, size, 3) patch whose image -> patch matrix is `matrix`
     raise NotImplementedError
 
-labs.try_exercise(labs.check_patch_extraction, my_patch)"""),
+labs.try_exercise(labs.check_patch_extraction, my_patch);"""),
 ("code", """print(f"this face: level 1 NME {100 * metrics.nme(r.level1_points, gt):.2f}%, "
       f"after level 2 {100 * metrics.nme(r.points, gt):.2f}% (inter_ocular)")"""),
 ],
