@@ -44,17 +44,11 @@ def fit_mapping(boxes: np.ndarray, gt_boxes: np.ndarray) -> detect.BoxMapping:
     dy = ((g[:, 1] + g[:, 3]) - (b[:, 1] + b[:, 3])) / 2 / h
     sw, sh = (g[:, 2] - g[:, 0]) / w, (g[:, 3] - g[:, 1]) / h
     m = detect.BoxMapping(float(np.median(dx)), float(np.median(dy)), float(np.median(sw)), float(np.median(sh)))
-    mapped = _apply(m, b)
+    mapped = m.apply(b)
     size = g[:, 2:] - g[:, :2]
     shift = (((mapped[:, :2] + mapped[:, 2:]) - (g[:, :2] + g[:, 2:])) / 2) / size
     log_scale = np.log((mapped[:, 2] - mapped[:, 0]) / size[:, 0])
     return detect.BoxMapping(m.dx, m.dy, m.sw, m.sh, float(shift.std()), float(log_scale.std()), int(ok.sum()))
-
-
-def _apply(m: detect.BoxMapping, b: np.ndarray) -> np.ndarray:
-    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-    cx, cy = (b[:, 0] + b[:, 2]) / 2 + m.dx * w, (b[:, 1] + b[:, 3]) / 2 + m.dy * h
-    return np.stack([cx - m.sw * w / 2, cy - m.sh * h / 2, cx + m.sw * w / 2, cy + m.sh * h / 2], axis=1)
 
 
 def main() -> None:

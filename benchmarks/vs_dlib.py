@@ -28,15 +28,6 @@ from facelandmarks.geometry import points_box
 from facelandmarks.models.cascade import load_pretrained
 
 
-def from_landmark_box(boxes: np.ndarray, kind: str) -> np.ndarray:
-    """Inverse of detect.to_landmark_box: landmark-convention boxes -> detector boxes."""
-    m = detect.BOX_MAPPINGS[kind]
-    w, h = (boxes[:, 2] - boxes[:, 0]) / m.sw, (boxes[:, 3] - boxes[:, 1]) / m.sh
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2 - m.dx * w
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2 - m.dy * h
-    return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
-
-
 def dlib_model_file() -> Path:
     """dlib's 68-point model file from the ``face-recognition-models`` package (without importing it:
     its ``__init__`` needs ``pkg_resources``, gone from recent setuptools)."""
@@ -69,7 +60,7 @@ def main() -> None:
         if len(found):
             boxes[i] = found[0]
         else:
-            boxes[i] = from_landmark_box(jittered[i:i + 1], "dlib_hog")[0]
+            boxes[i] = detect.BOX_MAPPINGS["dlib_hog"].invert(jittered[i])
             fallback[i] = True
     detect_ms = 1000 * (time.perf_counter() - t0) / len(faces)
 

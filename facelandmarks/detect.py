@@ -45,6 +45,23 @@ class BoxMapping:
     log_scale_std: float = 0.0
     n: int = 0
 
+    def apply(self, boxes: np.ndarray) -> np.ndarray:
+        """Detector boxes ``(..., 4)`` -> landmark-convention boxes."""
+        b = np.asarray(boxes, dtype=np.float64)
+        w, h = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
+        cx = (b[..., 0] + b[..., 2]) / 2 + self.dx * w
+        cy = (b[..., 1] + b[..., 3]) / 2 + self.dy * h
+        hw, hh = self.sw * w / 2, self.sh * h / 2
+        return np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=-1)
+
+    def invert(self, boxes: np.ndarray) -> np.ndarray:
+        """Landmark-convention boxes ``(..., 4)`` -> detector boxes (the inverse of :meth:`apply`)."""
+        b = np.asarray(boxes, dtype=np.float64)
+        w, h = (b[..., 2] - b[..., 0]) / self.sw, (b[..., 3] - b[..., 1]) / self.sh
+        cx = (b[..., 0] + b[..., 2]) / 2 - self.dx * w
+        cy = (b[..., 1] + b[..., 3]) / 2 - self.dy * h
+        return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
+
 
 # Fitted on the 1,207 training faces by `python benchmarks/detector_recall.py --fit` (medians over
 # the faces whose detection overlaps the ground truth; residual spreads are standard deviations).
@@ -123,13 +140,7 @@ def to_landmark_box(boxes: np.ndarray, kind: str) -> np.ndarray:
     """Map detector boxes ``(4,)`` or ``(B, 4)`` of detector ``kind`` to the landmark-box convention."""
     if kind not in BOX_MAPPINGS:
         raise ValueError(f"unknown box kind {kind!r}; known: {sorted(BOX_MAPPINGS)}")
-    m = BOX_MAPPINGS[kind]
-    b = np.asarray(boxes, dtype=np.float64)
-    w, h = b[..., 2] - b[..., 0], b[..., 3] - b[..., 1]
-    cx = (b[..., 0] + b[..., 2]) / 2 + m.dx * w
-    cy = (b[..., 1] + b[..., 3]) / 2 + m.dy * h
-    hw, hh = m.sw * w / 2, m.sh * h / 2
-    return np.stack([cx - hw, cy - hh, cx + hw, cy + hh], axis=-1)
+    return BOX_MAPPINGS[kind].apply(boxes)
 
 
 def find_face(image: np.ndarray, detector: str = DEFAULT_DETECTOR, name: str = "image") -> np.ndarray:

@@ -23,3 +23,9 @@ def test_detector_finds_the_astronaut_and_maps_boxes():
     np.testing.assert_allclose((mapped[1] + mapped[3]) / 2, 50 + 100 * m.dy)
     with pytest.raises(ValueError, match="unknown box kind"):
         detect.to_landmark_box(np.zeros(4), "nope")
+
+
+def test_box_mapping_invert_undoes_apply():
+    m = detect.BOX_MAPPINGS["dlib_hog"]
+    boxes = np.array([[10.0, 20.0, 110.0, 140.0], [0.0, 0.0, 50.0, 50.0]])
+    np.testing.assert_allclose(m.invert(m.apply(boxes)), boxes, atol=1e-12)
