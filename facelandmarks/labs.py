@@ -6,6 +6,7 @@ line or raises :class:`LabCheckError` saying what is wrong. Reference solutions 
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 import numpy as np
@@ -13,8 +14,8 @@ import numpy as np
 from . import geometry, metrics
 from .schemes import IBUG68
 
-__all__ = ["LabCheckError", "check_nme", "check_flip", "check_similarity_fit", "check_patch_extraction", "check_ced_auc",
-           "try_exercise"]
+__all__ = ["LabCheckError", "check_nme", "check_flip", "check_feature_shape", "check_similarity_fit",
+           "check_patch_extraction", "check_ced_auc", "try_exercise"]
 
 
 class LabCheckError(AssertionError):
@@ -84,6 +85,57 @@ def check_flip(my_flip: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.
     print("check_flip: correct")
 
 
+def _trunk_shape(config, pool_last: bool = False, ignore_padding: bool = False, ceil: bool = False,
+                 shrink: int = 2) -> tuple[int, int, int]:
+    """The level-1 trunk's output shape worked out by hand, with optional typical mistakes."""
+    pads = (config.padding,) * len(config.blocks) if isinstance(config.padding, int) else tuple(config.padding)
+    side = config.input_size
+    for i, block in enumerate(config.blocks):
+        for _ in block:
+            side = side - shrink + 2 * (0 if ignore_padding else pads[i])
+        if i < len(config.blocks) - 1 or pool_last:
+            side = -(-side // 2) if ceil else side // 2
+    return config.blocks[-1][-1], side, side
+
+
+def check_feature_shape(my_shape: Callable[[object], tuple[int, int, int]]) -> None:
+    """``my_shape(config: Level1Config) -> (channels, height, width)`` of the convolution trunk's output.
+
+    Hidden cases: the paper's network (valid convolutions), the shallow baseline ("same" padding),
+    and two variants of other input sizes; the truth is the output of the real convolution trunk.
+    """
+    import torch  # the package's models need torch anyway; keep this module light to import
+
+    from .models.level1 import DEEP, SHALLOW, conv_trunk
+
+    cases = [DEEP, SHALLOW, replace(DEEP, input_size=112), replace(DEEP, input_size=97, padding=1)]
+    for config in cases:
+        with torch.no_grad():
+            trunk = conv_trunk(config.in_channels, config.blocks, config.padding, config.batchnorm).eval()
+            want = tuple(trunk(torch.zeros(1, config.in_channels, config.input_size, config.input_size)).shape[1:])
+        got = tuple(int(v) for v in my_shape(config))
+        if got == want:
+            continue
+        where = f"for input {config.input_size}x{config.input_size}, blocks {config.blocks}, padding {config.padding}"
+        if len(got) != 3:
+            raise LabCheckError(f"check_feature_shape: return (channels, height, width), got {got}")
+        if got[0] != want[0]:
+            raise LabCheckError(f"check_feature_shape: {where}: {got[0]} channels, expected {want[0]} (the last "
+                                "convolution's output channels)")
+        hints = {
+            "you pooled after the last block too (there is no pooling after the last block)": dict(pool_last=True),
+            "you ignored the padding (padding 1 keeps the size: a 'same' 3x3 convolution)": dict(ignore_padding=True),
+            "you rounded the pooled size up; 2x2 max-pooling drops an odd last row/column (63 -> 31)": dict(ceil=True),
+            "a 3x3 'valid' convolution removes 2 pixels (one on each side), not 1": dict(shrink=1),
+            "a 3x3 'valid' convolution removes 2 pixels (one on each side), not 3": dict(shrink=3),
+        }
+        for hint, mistake in hints.items():
+            if got == _trunk_shape(config, **mistake):
+                raise LabCheckError(f"check_feature_shape: {where}: got {got}, expected {want}: {hint}")
+        raise LabCheckError(f"check_feature_shape: {where}: got {got}, expected {want}")
+    print(f"check_feature_shape: correct ({len(cases)} networks)")
+
+
 def check_similarity_fit(my_fit: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
     """``my_fit(src (N, 2), dst (N, 2)) -> (3, 3)``: least-squares rotation + scale + translation."""
     rng = np.random.default_rng(2)
@@ -112,26 +164,52 @@ def check_similarity_fit(my_fit: Callable[[np.ndarray, np.ndarray], np.ndarray])
 
 
 def check_patch_extraction(my_patch: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> None:
-    """``my_patch(image, image->patch matrix (3, 3), size) -> (size, size, 3)``."""
+    """``my_patch(image, image->patch matrix (3, 3), size) -> (size, size, 3)``.
+
+    The matrix maps image coordinates to patch coordinates (0-based pixel centres, so the centre of a
+    24-pixel patch is 11.5); each patch pixel is read from the image at the inverse matrix, bilinearly.
+    Two hidden cases: one bright pixel shifted onto the patch centre, then a rotated and scaled patch.
+    """
     image = np.zeros((64, 64, 3), np.uint8)
     image[30, 20] = 255  # one bright pixel at (x=20, y=30)
-    m = geometry.translation_matrix(11.5 - 20, 11.5 - 30)  # puts (20, 30) at the patch centre
+    m = geometry.translation_matrix(11.5 - 20, 11.5 - 30)  # puts (20, 30) at the patch centre (11.5, 11.5)
     got = np.asarray(my_patch(image, m, 24), dtype=float)
     if got.shape != (24, 24, 3):
         raise LabCheckError(f"check_patch_extraction: the patch must be (24, 24, 3), got {got.shape}")
     want = geometry.warp_image(image, m, 24).astype(float)
-    if np.allclose(got, want, atol=2):
-        print("check_patch_extraction: correct")
-        return
-    gray = got.sum(axis=2)
-    if gray.max() == 0:
-        raise LabCheckError("check_patch_extraction: the patch is black: the bright pixel at (20, 30) should land "
-                            "near its centre (11.5, 11.5)")
-    y, x = np.unravel_index(np.argmax(gray), gray.shape)
-    if (x, y) == (30 - 18, 20 - 8):
-        raise LabCheckError("check_patch_extraction: x and y are swapped (images are indexed [row=y, column=x])")
-    raise LabCheckError(f"check_patch_extraction: the bright pixel is at (x={x}, y={y}) in your patch; the patch "
-                        "should be centred on it (half a pixel off? the centre of a 24-pixel patch is 11.5)")
+    if not np.allclose(got, want, atol=2):
+        gray = got.sum(axis=2)
+        if gray.max() <= 0:
+            raise LabCheckError("check_patch_extraction: the patch is black: the bright pixel at (x=20, y=30) should "
+                                "land on its centre (11.5, 11.5). The matrix maps image -> patch: read each patch "
+                                "pixel from the image at inverse(matrix) @ (u, v, 1)")
+        swapped = geometry.warp_image(image.transpose(1, 0, 2), m, 24).astype(float)
+        if np.allclose(got, swapped, atol=2):
+            raise LabCheckError("check_patch_extraction: x and y are swapped (images are indexed [row=y, column=x])")
+        ys, xs = np.mgrid[0:24, 0:24]
+        cx, cy = (gray * xs).sum() / gray.sum(), (gray * ys).sum() / gray.sum()
+        dx, dy = cx - 11.5, cy - 11.5
+        if max(abs(dx), abs(dy)) < 0.1:
+            raise LabCheckError("check_patch_extraction: the bright pixel is in the right place but the values are "
+                                "wrong: sample bilinearly and keep the image's 0-255 range")
+        if max(abs(dx), abs(dy)) <= 0.75:
+            raise LabCheckError(f"check_patch_extraction: your patch is centred half a pixel off (the bright pixel "
+                                f"lands at ({cx:.2f}, {cy:.2f}) instead of (11.5, 11.5)). Pixel i covers "
+                                "[i - 0.5, i + 0.5], so the centre of a 24-pixel patch is 11.5, not 12; an integer "
+                                "slice or nearest-neighbour sampling cannot put it there: interpolate bilinearly")
+        raise LabCheckError(f"check_patch_extraction: the bright pixel lands at ({cx:.2f}, {cy:.2f}) in your patch; "
+                            "the patch should be centred on it, at (11.5, 11.5)")
+    # a rotated, scaled patch of a smooth image (well inside the image: no border effects)
+    yy, xx = np.mgrid[0:64, 0:64]
+    smooth = np.stack([4 * xx, 4 * yy, 128 + 100 * np.sin(xx / 5.0) * np.cos(yy / 7.0)], axis=-1)
+    smooth = np.clip(smooth, 0, 255).astype(np.uint8)
+    m2 = geometry.translation_matrix(11.5, 11.5) @ geometry.similarity_matrix(1.3, 0.5) @ geometry.translation_matrix(-32, -30)
+    got2 = np.asarray(my_patch(smooth, m2, 24), dtype=float)
+    want2 = geometry.warp_image(smooth, m2, 24).astype(float)
+    if got2.shape != (24, 24, 3) or not np.allclose(got2, want2, atol=3):
+        raise LabCheckError("check_patch_extraction: right for a pure shift, wrong for a rotated and scaled matrix: "
+                            "map every patch pixel (u, v) through the inverse of the whole 3x3 matrix")
+    print("check_patch_extraction: correct")
 
 
 def check_ced_auc(my_auc: Callable[[np.ndarray, float], float]) -> None:

@@ -24,6 +24,19 @@ def flip(image: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return image[:, ::-1], mirrored[list(IBUG68.flip_permutation)]
 
 
+def feature_shape(config) -> tuple[int, int, int]:
+    """Follow the side through the trunk: a 3x3 convolution with padding q gives side - 2 + 2q, a 2x2
+    max-pool floor(side / 2), after every block but the last."""
+    pads = (config.padding,) * len(config.blocks) if isinstance(config.padding, int) else tuple(config.padding)
+    side = config.input_size
+    for i, block in enumerate(config.blocks):
+        for _ in block:
+            side = side - 2 + 2 * pads[i]
+        if i < len(config.blocks) - 1:
+            side //= 2
+    return config.blocks[-1][-1], side, side
+
+
 def similarity_fit(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least squares x' = a x - b y + tx, y' = b x + a y + ty on centred points (no reflection)."""
     ms, md = src.mean(0), dst.mean(0)

@@ -22,7 +22,8 @@ def test_references_pass(capsys):
     labs.check_similarity_fit(solutions.similarity_fit)
     labs.check_patch_extraction(solutions.patch)
     labs.check_ced_auc(solutions.auc)
-    assert capsys.readouterr().out.count("correct") == 5
+    labs.check_feature_shape(solutions.feature_shape)
+    assert capsys.readouterr().out.count("correct") == 6
 
 
 @pytest.mark.parametrize("wrong, message", [
@@ -75,7 +76,7 @@ def test_check_similarity_fit_explains_wrong_answers():
 def test_check_patch_extraction_explains_wrong_answers():
     with pytest.raises(LabCheckError, match="black"):
         labs.check_patch_extraction(lambda image, m, size: np.zeros((size, size, 3)))
-    with pytest.raises(LabCheckError, match="bright pixel is at"):
+    with pytest.raises(LabCheckError, match=r"bright pixel lands at \(14.50, 11.50\)"):
         labs.check_patch_extraction(lambda image, m, size: geometry.warp_image(image, geometry.translation_matrix(3, 0) @ m, size))
     with pytest.raises(LabCheckError, match=r"\(24, 24, 3\)"):
         labs.check_patch_extraction(lambda image, m, size: np.zeros((size, size)))
@@ -97,3 +98,42 @@ def test_try_exercise_tolerates_unfinished_and_reports_wrong(capsys):
     assert labs.try_exercise(labs.check_nme, solutions.nme) is True
     with pytest.raises(LabCheckError):
         labs.try_exercise(labs.check_nme, lambda p, g: 0.0)
+
+
+def test_check_patch_extraction_names_half_pixel_and_frame_mistakes():
+    def integer_slice(image, m, size):  # centre rounded to a whole pixel: 12 instead of 11.5
+        x0, y0 = np.floor(np.linalg.inv(m)[:2, 2]).astype(int)
+        return image[y0:y0 + size, x0:x0 + size].astype(float)
+
+    def shift_only(image, m, size):  # ignores the rotation and scale of the matrix
+        t = np.eye(3)
+        t[:2, 2] = m[:2, 2]
+        return solutions.patch(image, t, size)
+
+    def swapped(image, m, size):
+        return solutions.patch(image.transpose(1, 0, 2), m, size)
+
+    with pytest.raises(LabCheckError, match="half a pixel off"):
+        labs.check_patch_extraction(integer_slice)
+    with pytest.raises(LabCheckError, match="inverse"):
+        labs.check_patch_extraction(lambda image, m, size: solutions.patch(image, np.linalg.inv(m), size))
+    with pytest.raises(LabCheckError, match="rotated and scaled"):
+        labs.check_patch_extraction(shift_only)
+    with pytest.raises(LabCheckError, match="swapped"):
+        labs.check_patch_extraction(swapped)
+
+
+def test_check_feature_shape_explains_wrong_answers():
+    def mistaken(**kw):
+        return lambda config: labs._trunk_shape(config, **kw)
+
+    with pytest.raises(LabCheckError, match="pooled after the last block"):
+        labs.check_feature_shape(mistaken(pool_last=True))
+    with pytest.raises(LabCheckError, match="ignored the padding"):
+        labs.check_feature_shape(mistaken(ignore_padding=True))
+    with pytest.raises(LabCheckError, match="rounded the pooled size up"):
+        labs.check_feature_shape(mistaken(ceil=True))
+    with pytest.raises(LabCheckError, match="removes 2 pixels"):
+        labs.check_feature_shape(mistaken(shrink=1))
+    with pytest.raises(LabCheckError, match="channels"):
+        labs.check_feature_shape(lambda config: (config.blocks[0][0], 2, 2))
