@@ -21,6 +21,6 @@ if [ ! -f _static/mathjax/tex-chtml.js ]; then
     rm -rf "$tmp"
 fi
 echo "executing the notebooks (FACELANDMARKS_FAST=$FACELANDMARKS_FAST)"
-$BIN/pytest --nbmake --overwrite -q -p no:cacheprovider notebooks
+$BIN/pytest --nbmake --overwrite -q -p no:cacheprovider --durations=0 notebooks
 $BIN/jupyter-book build . --builder html
 echo "book: $(pwd)/_build/html/index.html"

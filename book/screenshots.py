@@ -6,10 +6,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from PIL import Image
 from playwright.sync_api import sync_playwright
 
-PAGES = {"landing": "intro.html", "training": "notebooks/03_level1_cnn.html", "evaluation": "notebooks/06_evaluation.html",
-         "method": "method.html"}
+PAGES = {"landing": "intro.html", "method": "method.html", "training": "notebooks/03_level1_cnn.html",
+         "level2": "notebooks/05_rectification_and_level2.html", "evaluation": "notebooks/06_evaluation.html"}
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -30,7 +31,9 @@ def main() -> None:
             figures = page.locator(".cell_output img")
             if name != "landing" and figures.count():  # show the page's last figure, not just its top
                 figures.last.scroll_into_view_if_needed()
-            page.screenshot(path=str(args.out / f"book_{name}.png"), full_page=False)
+            path = args.out / f"book_{name}.png"
+            page.screenshot(path=str(path), full_page=False)
+            Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)  # small files for the repository
             print("wrote", args.out / f"book_{name}.png", "- figures:", figures.count(),
                   "- math elements:", page.locator("mjx-container").count())
         browser.close()

@@ -192,6 +192,9 @@ if labs.try_exercise(labs.check_ced_auc, my_auc):
 - how it is trained (a short live run here), and the shipped weights' training curves;
 - what level 1 alone achieves on the test faces."""),
 ("code", MODE),
+("md", """## Table 1a, layer by layer
+`DEEP` is the paper's network as a config (`facelandmarks.models.level1`); we push a blank 128 x 128
+crop through it and print the shape after every convolution and pooling."""),
 ("code", """import torch
 from facelandmarks import datasets, load_pretrained, viz, train
 from facelandmarks.models.level1 import DEEP, Level1Net
