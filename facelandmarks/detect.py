@@ -1,14 +1,22 @@
 """Face detection, and the mapping from a detector's box to the landmark-box convention.
 
 A detector's box and the tight box of the 68 ground-truth points differ in convention (a detector
-box is usually larger, and sits higher or lower). Each detector has a :class:`BoxMapping` fitted on
-the TRAINING faces by ``benchmarks/detector_recall.py``; the cascade crops from the mapped box, so
-its input is consistent whichever detector found the face.
+box includes the forehead and stops above the chin). Each detector has a :class:`BoxMapping`,
+fitted on the TRAINING faces by ``benchmarks/detector_recall.py``; the cascade crops from the
+mapped box, so its input is consistent whichever detector found the face.
 
-Detectors:
-    * ``"skimage_lbp"``: scikit-image's LBP frontal-face cascade (offline, in scikit-image);
-    * ``"dlib_hog"``: dlib's HOG + linear SVM frontal-face detector (PyPI ``dlib-bin``), the default:
-      scikit-image's cascade finds only 85% of the HELEN test faces, dlib's 98% (docs/detection.md).
+Detectors (both offline, no model download):
+    * ``"dlib_hog"``: dlib's HOG + linear SVM frontal-face detector (PyPI ``dlib-bin``), the
+      default: it finds 98% of the 250 HELEN test faces, scikit-image's cascade 90%
+      (docs/detection.md);
+    * ``"skimage_lbp"``: scikit-image's LBP frontal-face cascade, the baseline that needs nothing
+      beyond scikit-image.
+
+Example:
+    >>> import skimage.data
+    >>> box = find_face(skimage.data.astronaut(), name="astronaut")  # landmark-convention (x0, y0, x1, y1)
+    >>> bool(150 < box[0] < box[2] < 300)
+    True
 """
 from __future__ import annotations
 
@@ -17,10 +25,31 @@ from functools import lru_cache
 
 import numpy as np
 
+from .geometry import transform_points, warp_image
 from .models.cascade import check_image
 
 __all__ = ["DEFAULT_DETECTOR", "DETECTORS", "NoFaceError", "BoxMapping", "BOX_MAPPINGS", "detect_faces",
-           "to_landmark_box", "find_face"]
+           "to_landmark_box", "find_face", "box_iou"]
+
+DETECTORS = ("dlib_hog", "skimage_lbp")
+# Recall on the 250 HELEN test faces (benchmarks/detector_recall.py, docs/detection.md):
+# dlib_hog 98.0%, skimage_lbp 89.6%; the issue asks for the better one as the default below 95%.
+DEFAULT_DETECTOR = "dlib_hog"
+
+MAX_SIDE = 1024
+"""Images whose longer side exceeds this are shrunk to it before detection (boxes are scaled back):
+it bounds time and memory on camera photos; faces down to about 4% of such a photo are still found."""
+DLIB_UPSAMPLE = 1
+"""dlib upsamples the image this many times (x2 each): its 80 px window then finds faces from ~40 px."""
+LBP_SCALE_FACTOR = 1.15  # window growth between scales
+LBP_STEP_RATIO = 1.0  # window step = step_ratio x scale (1 = exhaustive at each scale)
+LBP_MIN_FACE = 0.1  # smallest window, fraction of the image's shorter side (at least the cascade's 24 px)
+LBP_MIN_SUPPORT = 3  # a face needs at least 3 overlapping windows; single windows fire on texture
+LBP_GROUP_IOU = 0.3  # windows overlapping a group's mean box by more than this join the group
+# The LBP settings were chosen on 300 TRAINING faces at random scales by `benchmarks/detector_recall.py
+# --tune-lbp 300` (table in docs/detection.md): 1.15 / 1.0 at ~85 ms per image sits between the slower
+# 1.1 and the cruder 1.2 or step 1.5; support >= 3 finds 84% of those faces (86% with >= 2) and "faces"
+# in 3 of 13 face-free images of skimage.data (7 with >= 2: lone windows fire on cups and gravel).
 
 
 class NoFaceError(ValueError):
@@ -29,21 +58,28 @@ class NoFaceError(ValueError):
 
 @dataclass(frozen=True)
 class BoxMapping:
-    """How a detector box relates to the tight box of the 68 ground-truth points.
+    """How a detector box relates to the tight box of the 68 ground-truth points (the landmark box).
 
     ``landmark centre = box centre + (dx * w, dy * h)`` and ``landmark size = (sw * w, sh * h)``
-    with ``w, h`` the detector box size. ``shift_std`` / ``log_scale_std``: the residual spread of
-    the landmark-box centre (fraction of its size) and of its log-size after the mapping; ``n``:
-    faces it was fitted on.
+    with ``w, h`` the detector box's width and height.
+
+    The residuals say how well that works (measured after mapping, on the faces it was fitted on):
+    ``shift_std`` is the standard deviation of the landmark-box centre error in units of the
+    landmark box's width/height (x and y pooled), ``log_scale_std`` that of
+    ``log(mapped size / true size)`` (geometric mean of width and height). ``n``: faces fitted on.
     """
 
-    dx: float = 0.0
-    dy: float = 0.0
-    sw: float = 1.0
-    sh: float = 1.0
-    shift_std: float = 0.0
-    log_scale_std: float = 0.0
-    n: int = 0
+    dx: float = 0.0  # centre offset, fraction of the detector box width
+    dy: float = 0.0  # centre offset, fraction of the detector box height
+    sw: float = 1.0  # landmark-box width / detector-box width
+    sh: float = 1.0  # landmark-box height / detector-box height
+    shift_std: float = 0.0  # residual centre error after mapping, fraction of the landmark box size
+    log_scale_std: float = 0.0  # residual log-size error after mapping
+    n: int = 0  # faces the mapping was fitted on
+
+    def __post_init__(self) -> None:
+        if not (self.sw > 0 and self.sh > 0):
+            raise ValueError(f"BoxMapping scale factors must be positive, got sw={self.sw}, sh={self.sh}")
 
     def apply(self, boxes: np.ndarray) -> np.ndarray:
         """Detector boxes ``(..., 4)`` -> landmark-convention boxes."""
@@ -63,17 +99,30 @@ class BoxMapping:
         return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1)
 
 
-# Fitted on the 1,207 training faces by `python benchmarks/detector_recall.py --fit` (medians over
-# the faces whose detection overlaps the ground truth; residual spreads are standard deviations).
+# Fitted on the 1,207 TRAINING faces, each shown to the detector at a random scale, by
+#     FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/detector_recall.py
+# (medians over the faces where a detection overlaps the ground-truth box with IoU > 0.3; the
+# residuals are standard deviations over those faces, outliers included; see docs/detection.md).
 BOX_MAPPINGS: dict[str, BoxMapping] = {
-    "landmarks": BoxMapping(),
-    "skimage_lbp": BoxMapping(dx=0.0028, dy=0.1524, sw=0.9409, sh=0.9168, shift_std=0.0851, log_scale_std=0.1433, n=1011),
-    "dlib_hog": BoxMapping(dx=0.0092, dy=0.1154, sw=1.0216, sh=0.9657, shift_std=0.0788, log_scale_std=0.0927, n=1156),
+    "landmarks": BoxMapping(),  # the boxes already are tight boxes of the points
+    "dlib_hog": BoxMapping(dx=0.0024, dy=0.0823, sw=0.9600, sh=0.9317, shift_std=0.0780, log_scale_std=0.0869, n=1156),
+    "skimage_lbp": BoxMapping(dx=-0.0018, dy=0.1373, sw=0.8484, sh=0.8208, shift_std=0.0739, log_scale_std=0.0897, n=1027),
 }
 
-DETECTORS = ("skimage_lbp", "dlib_hog")
-# Recall on the 250 HELEN test faces (benchmarks/detector_recall.py): skimage_lbp 85.2%, dlib_hog 98.0%.
-DEFAULT_DETECTOR = "dlib_hog"
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of boxes ``(..., 4)`` (broadcast); 0 where they do not overlap.
+
+    Example:
+        >>> float(box_iou(np.array([0.0, 0.0, 2.0, 2.0]), np.array([1.0, 0.0, 3.0, 2.0])))  # 2 / (4 + 4 - 2)
+        0.3333333333333333
+    """
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0.0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0.0, None)
+    inter = iw * ih
+    union = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1]) + (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1]) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
 @lru_cache(maxsize=None)
@@ -89,63 +138,120 @@ def _dlib_detector():
     try:
         import dlib
     except ImportError:
-        raise ImportError("detector 'dlib_hog' needs dlib: pip install dlib-bin (or facelandmarks[dlib])") from None
+        raise ImportError("detector 'dlib_hog' needs dlib: pip install dlib-bin (the PyPI wheel of dlib), "
+                          "or use detector='skimage_lbp'") from None
     return dlib.get_frontal_face_detector()
 
 
-def _group(boxes: np.ndarray) -> np.ndarray:
-    """Merge overlapping detections (IoU > 0.3) into their mean box, the biggest groups first."""
-    order = np.argsort(-(boxes[:, 2] - boxes[:, 0]))
+def _group(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group overlapping windows ``(K, 4)``: returns the groups' mean boxes ``(G, 4)`` and sizes ``(G,)``,
+    most supported first (then largest). Windows join the first group (largest windows first) whose
+    mean box they overlap with IoU > :data:`LBP_GROUP_IOU`."""
     groups: list[list[np.ndarray]] = []
-    for box in boxes[order]:
+    for box in windows[np.argsort(-(windows[:, 2] - windows[:, 0]), kind="stable")]:
         for group in groups:
-            ref = np.mean(group, axis=0)
-            ix = max(0.0, min(box[2], ref[2]) - max(box[0], ref[0]))
-            iy = max(0.0, min(box[3], ref[3]) - max(box[1], ref[1]))
-            inter = ix * iy
-            union = (box[2] - box[0]) * (box[3] - box[1]) + (ref[2] - ref[0]) * (ref[3] - ref[1]) - inter
-            if inter / union > 0.3:
+            if box_iou(box, np.mean(group, axis=0)) > LBP_GROUP_IOU:
                 group.append(box)
                 break
         else:
             groups.append([box])
-    groups.sort(key=lambda g: (-len(g), -(np.mean(g, axis=0)[2] - np.mean(g, axis=0)[0])))
-    return np.array([np.mean(g, axis=0) for g in groups]).reshape(-1, 4)
+    means = np.array([np.mean(g, axis=0) for g in groups]).reshape(-1, 4)
+    support = np.array([len(g) for g in groups], dtype=int)
+    order = np.lexsort((-(means[:, 2] - means[:, 0]), -support))  # support first, then width
+    return means[order], support[order]
+
+
+def _lbp_windows(image: np.ndarray, scale_factor: float = LBP_SCALE_FACTOR,
+                 step_ratio: float = LBP_STEP_RATIO) -> np.ndarray:
+    """Every window ``(K, 4)`` the LBP cascade accepts, ungrouped (extents, image coordinates)."""
+    side = min(image.shape[:2])
+    smallest = max(24, int(LBP_MIN_FACE * side))
+    if smallest > side:
+        return np.zeros((0, 4))
+    # min_neighbor_number=1 and an unreachable merge threshold: every window comes back, grouped by _group
+    found = _lbp_cascade().detect_multi_scale(img=image, scale_factor=scale_factor, step_ratio=step_ratio,
+                                              min_size=(smallest, smallest), max_size=(side, side),
+                                              min_neighbor_number=1, intersection_score_threshold=1.01)
+    # window at row r, column c of width w covers pixels c .. c + w - 1, i.e. the extent [c - 0.5, c + w - 0.5]
+    return np.array([[d["c"], d["r"], d["c"] + d["width"], d["r"] + d["height"]] for d in found],
+                    dtype=np.float64).reshape(-1, 4) - 0.5
+
+
+def _detect_lbp(image: np.ndarray) -> np.ndarray:
+    windows = _lbp_windows(image)
+    if len(windows) == 0:
+        return windows
+    boxes, support = _group(windows)
+    return boxes[support >= LBP_MIN_SUPPORT]
+
+
+def _detect_dlib(image: np.ndarray) -> np.ndarray:
+    dets, scores, _ = _dlib_detector().run(np.ascontiguousarray(image), DLIB_UPSAMPLE, 0.0)
+    # dlib rectangles are inclusive pixel indices: left .. right covers the extent [left - 0.5, right + 0.5]
+    boxes = np.array([[d.left(), d.top(), d.right() + 1, d.bottom() + 1] for d in dets], dtype=np.float64) - 0.5
+    return boxes.reshape(-1, 4)[np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")]
+
+
+_DETECT = {"dlib_hog": _detect_dlib, "skimage_lbp": _detect_lbp}
 
 
 def detect_faces(image: np.ndarray, detector: str = DEFAULT_DETECTOR) -> np.ndarray:
-    """Face boxes ``(K, 4)`` ``(x0, y0, x1, y1)`` in the detector's own convention, best first.
+    """Face boxes in the detector's own convention, best first.
 
-    ``image``: RGB uint8 ``(H, W, 3)`` (gray, RGBA and float in [0, 1] are converted). Returns an
-    empty ``(0, 4)`` array when there is no face. Best = most supporting detections (skimage) or
-    highest score (dlib), then largest.
+    Args:
+        image: RGB uint8 ``(H, W, 3)``; gray ``(H, W)``, RGBA and float images in [0, 1] are converted.
+        detector: a name from :data:`DETECTORS`.
+
+    Returns:
+        float ``(K, 4)`` boxes ``(x0, y0, x1, y1)`` (extents, image coordinates), best first: highest
+        score (dlib), or most overlapping windows then largest (scikit-image); ``(0, 4)`` when none.
+        Map them to the landmark-box convention with :func:`to_landmark_box`.
+
+    Raises:
+        ValueError: unknown detector, or not an image (see :func:`facelandmarks.models.cascade.check_image`).
+        ImportError: ``"dlib_hog"`` without dlib installed.
     """
+    if detector not in _DETECT:
+        raise ValueError(f"unknown detector {detector!r}; known: {DETECTORS}")
     image = check_image(image)
     h, w = image.shape[:2]
-    if detector == "skimage_lbp":
-        side = min(h, w)
-        found = _lbp_cascade().detect_multi_scale(img=image, scale_factor=1.15, step_ratio=1.0,
-                                                  min_size=(max(24, side // 10),) * 2, max_size=(side, side))
-        boxes = np.array([[d["c"], d["r"], d["c"] + d["width"], d["r"] + d["height"]] for d in found], dtype=np.float64)
-        return _group(boxes.reshape(-1, 4)) - 0.5 if len(boxes) else np.zeros((0, 4))
-    if detector == "dlib_hog":
-        dets, scores, _ = _dlib_detector().run(np.ascontiguousarray(image), 1, 0.0)
-        boxes = np.array([[d.left(), d.top(), d.right() + 1, d.bottom() + 1] for d in dets], dtype=np.float64) - 0.5
-        order = np.argsort(-np.asarray(scores)) if len(dets) else []
-        return boxes[order].reshape(-1, 4)
-    raise ValueError(f"unknown detector {detector!r}; known: {DETECTORS}")
+    if max(h, w) <= MAX_SIDE:
+        return _DETECT[detector](image)
+    nw, nh = max(1, round(w * MAX_SIDE / max(h, w))), max(1, round(h * MAX_SIDE / max(h, w)))
+    sx, sy = nw / w, nh / h  # image -> small, extents [-0.5, w - 0.5] -> [-0.5, nw - 0.5]
+    to_small = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+    boxes = _DETECT[detector](warp_image(image, to_small, (nh, nw)))
+    return transform_points(boxes.reshape(-1, 2, 2), np.linalg.inv(to_small)).reshape(-1, 4)
 
 
 def to_landmark_box(boxes: np.ndarray, kind: str) -> np.ndarray:
-    """Map detector boxes ``(4,)`` or ``(B, 4)`` of detector ``kind`` to the landmark-box convention."""
+    """Map boxes ``(4,)`` or ``(B, 4)`` in convention ``kind`` (a detector name, or ``"landmarks"``
+    for the identity) to the landmark-box convention, same shape out (see :class:`BoxMapping`).
+
+    Example:
+        >>> m = BOX_MAPPINGS["dlib_hog"]
+        >>> box = to_landmark_box(np.array([0.0, 0.0, 100.0, 100.0]), "dlib_hog")
+        >>> bool(np.isclose(box[2] - box[0], 100 * m.sw) and np.isclose((box[1] + box[3]) / 2, 50 + 100 * m.dy))
+        True
+    """
     if kind not in BOX_MAPPINGS:
         raise ValueError(f"unknown box kind {kind!r}; known: {sorted(BOX_MAPPINGS)}")
-    return BOX_MAPPINGS[kind].apply(boxes)
+    arr = np.asarray(boxes, dtype=np.float64)
+    if arr.ndim not in (1, 2) or arr.shape[-1] != 4:
+        raise ValueError(f"boxes must have shape (4,) or (B, 4) as (x0, y0, x1, y1), got {arr.shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError("boxes contain NaN or inf")
+    return BOX_MAPPINGS[kind].apply(arr)
 
 
 def find_face(image: np.ndarray, detector: str = DEFAULT_DETECTOR, name: str = "image") -> np.ndarray:
-    """The landmark-convention box ``(4,)`` of the best face; :class:`NoFaceError` if there is none."""
+    """The landmark-convention box ``(4,)`` of the best face found by ``detector``.
+
+    Raises:
+        NoFaceError: the detector finds no face (the message names ``name`` and the detector).
+    """
     found = detect_faces(image, detector)
     if len(found) == 0:
-        raise NoFaceError(f"{name}: no face found by detector {detector!r}")
+        raise NoFaceError(f"{name}: no face found by detector {detector!r}; pass a face box yourself, "
+                          f"or try another detector ({', '.join(d for d in DETECTORS if d != detector)})")
     return to_landmark_box(found[0], detector)

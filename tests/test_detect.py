@@ -1,31 +1,179 @@
-"""Face detection: the default detector finds a face, reports none with a clear error, maps boxes.
+"""Face detection: both detectors find real faces, report none with a clear error, check their input,
+and map boxes to the landmark convention by maths that can be checked by hand.
 
 (The schemes, io, geometry, metrics, datasets and augment tests are in their own files.)"""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
+import skimage.data
 
-from facelandmarks import detect
+from facelandmarks import datasets, detect
+from facelandmarks.geometry import points_box
 
 
-def test_detector_finds_the_astronaut_and_maps_boxes():
-    import skimage.data
+def needs(detector: str) -> None:
+    """Skip a dlib test cleanly when dlib is not installed."""
+    if detector == "dlib_hog":
+        pytest.importorskip("dlib", reason="detector 'dlib_hog' needs dlib (pip install dlib-bin)")
 
-    box = detect.find_face(skimage.data.astronaut(), name="astronaut")
-    assert 150 < box[0] < 200 and 60 < box[1] < 130 and 230 < box[2] < 290  # her face
-    with pytest.raises(detect.NoFaceError, match="blank.png: no face found"):
-        detect.find_face(np.zeros((200, 200, 3), np.uint8), name="blank.png")
-    np.testing.assert_array_equal(detect.to_landmark_box(np.array([1.0, 2, 3, 4]), "landmarks"), [1, 2, 3, 4])
-    m = detect.BOX_MAPPINGS["dlib_hog"]
-    mapped = detect.to_landmark_box(np.array([0.0, 0.0, 100.0, 100.0]), "dlib_hog")
-    np.testing.assert_allclose(mapped[2] - mapped[0], 100 * m.sw)
-    np.testing.assert_allclose((mapped[1] + mapped[3]) / 2, 50 + 100 * m.dy)
-    with pytest.raises(ValueError, match="unknown box kind"):
+
+@pytest.fixture(scope="module")
+def astronaut() -> np.ndarray:
+    return skimage.data.astronaut()  # (512, 512, 3) uint8, one face
+
+
+@pytest.fixture(scope="module")
+def three_test_faces(test_faces: list[datasets.Face]) -> datasets.FaceSet:
+    return datasets.FaceSet.load(test_faces[:3], progress=False)
+
+
+def in_astronaut_face(box: np.ndarray) -> bool:
+    # her face: the 68 points would span about x 170-265, y 80-205 in the 512 x 512 image
+    return 150 < box[0] < 200 and 60 < box[1] < 130 and 230 < box[2] < 290 and 170 < box[3] < 240
+
+
+@pytest.mark.parametrize("detector", detect.DETECTORS)
+def test_finds_the_astronaut(astronaut, detector):
+    needs(detector)
+    found = detect.detect_faces(astronaut, detector)
+    assert found.ndim == 2 and found.shape[1] == 4 and found.dtype == np.float64 and len(found) >= 1
+    box = detect.find_face(astronaut, detector, name="astronaut")
+    np.testing.assert_allclose(box, detect.to_landmark_box(found[0], detector))  # the best box, mapped
+    assert in_astronaut_face(box), box
+
+
+def test_default_detector_is_the_better_one_and_used_by_default(astronaut):
+    needs(detect.DEFAULT_DETECTOR)
+    assert detect.DEFAULT_DETECTOR in detect.DETECTORS and detect.DEFAULT_DETECTOR in detect.BOX_MAPPINGS
+    np.testing.assert_array_equal(detect.find_face(astronaut), detect.find_face(astronaut, detect.DEFAULT_DETECTOR))
+
+
+@pytest.mark.parametrize("detector", detect.DETECTORS)
+def test_mapped_box_overlaps_ground_truth_on_real_test_faces(three_test_faces, detector):
+    needs(detector)
+    faces = three_test_faces if detector == detect.DEFAULT_DETECTOR else three_test_faces.subset([0, 1])
+    for name, image, points in zip(faces.names, faces.images, faces.points):
+        box = detect.find_face(image, detector, name=name)
+        assert detect.box_iou(box, points_box(points)) >= 0.5, name  # the recall criterion of the benchmark
+
+
+@pytest.mark.parametrize("detector", detect.DETECTORS)
+def test_no_face_error_names_the_image_and_the_detector(detector):
+    needs(detector)
+    blank = np.zeros((200, 200, 3), np.uint8)
+    found = detect.detect_faces(blank, detector)
+    assert found.shape == (0, 4) and found.dtype == np.float64
+    with pytest.raises(detect.NoFaceError, match=f"blank.png: no face found by detector '{detector}'"):
+        detect.find_face(blank, detector, name="blank.png")
+    assert issubclass(detect.NoFaceError, ValueError)
+
+
+@pytest.mark.parametrize("detector", detect.DETECTORS)
+def test_gray_and_float_images_are_converted(astronaut, detector):
+    needs(detector)
+    gray = np.round(astronaut @ [0.299, 0.587, 0.114]).astype(np.uint8)  # (H, W)
+    assert in_astronaut_face(detect.find_face(gray, detector))
+    assert in_astronaut_face(detect.find_face(astronaut / 255.0, detector))  # float in [0, 1]
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((20, 20, 3), np.int32), "unsupported dtype"),
+    (np.zeros((20, 20, 5), np.uint8), "expected an image"),
+    (np.zeros(20, np.uint8), "expected an image"),
+    (np.full((20, 20, 3), 2.0), r"\[0, 1\]"),
+])
+def test_bad_images_raise_clear_errors(bad, message):
+    for detector in detect.DETECTORS:  # the image is checked before any detector runs
+        with pytest.raises(ValueError, match=message):
+            detect.detect_faces(bad, detector)
+
+
+def test_unknown_detector_and_tiny_images():
+    with pytest.raises(ValueError, match="unknown detector 'nope'.*skimage_lbp"):
+        detect.detect_faces(np.zeros((50, 50, 3), np.uint8), "nope")
+    assert detect.detect_faces(np.zeros((10, 10, 3), np.uint8), "skimage_lbp").shape == (0, 4)  # < 24 px window
+
+
+def test_missing_dlib_gives_a_clear_error(monkeypatch):
+    detect._dlib_detector.cache_clear()
+    monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` now raises ImportError
+    try:
+        with pytest.raises(ImportError, match="pip install dlib-bin"):
+            detect.detect_faces(np.zeros((50, 50, 3), np.uint8), "dlib_hog")
+    finally:
+        detect._dlib_detector.cache_clear()
+
+
+@pytest.mark.parametrize("detector", detect.DETECTORS)
+def test_large_images_are_shrunk_and_boxes_scaled_back(astronaut, detector, monkeypatch):
+    needs(detector)
+    full = detect.detect_faces(astronaut, detector)[0]
+    monkeypatch.setattr(detect, "MAX_SIDE", 320)  # the 512 px astronaut is now "large": detected at 320 px
+    small = detect.detect_faces(astronaut, detector)[0]
+    assert detect.box_iou(full, small) > 0.6, (full, small)
+
+
+def test_box_iou_by_hand():
+    a = np.array([0.0, 0.0, 2.0, 2.0])
+    assert detect.box_iou(a, np.array([1.0, 0.0, 3.0, 2.0])) == pytest.approx(2 / 6)  # overlap 1 x 2; 4 + 4 - 2
+    assert detect.box_iou(a, a) == 1.0 and detect.box_iou(a, np.array([5.0, 5, 6, 6])) == 0.0
+    np.testing.assert_allclose(detect.box_iou(a, np.array([[0.0, 0, 1, 1], [0, 0, 4, 4]])), [0.25, 0.25])
+
+
+def test_to_landmark_box_identity_and_shapes():
+    box = np.array([1.0, 2.0, 3.0, 4.0])
+    np.testing.assert_array_equal(detect.to_landmark_box(box, "landmarks"), box)
+    boxes = np.array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 10.0, 20.0]])
+    np.testing.assert_array_equal(detect.to_landmark_box(boxes, "landmarks"), boxes)
+    for kind in detect.BOX_MAPPINGS:
+        assert detect.to_landmark_box(box, kind).shape == (4,)
+        assert detect.to_landmark_box(boxes, kind).shape == (2, 4)
+        np.testing.assert_allclose(detect.to_landmark_box(boxes, kind)[1], detect.to_landmark_box(boxes[1], kind))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(3), r"shape \(4,\) or \(B, 4\)"),
+    (np.zeros((2, 2, 4)), r"shape \(4,\) or \(B, 4\)"),
+    (np.array([0.0, 0.0, np.nan, 1.0]), "NaN or inf"),
+])
+def test_to_landmark_box_bad_input(bad, message):
+    with pytest.raises(ValueError, match=message):
+        detect.to_landmark_box(bad, "dlib_hog")
+    with pytest.raises(ValueError, match="unknown box kind 'nope'"):
         detect.to_landmark_box(np.zeros(4), "nope")
 
 
-def test_box_mapping_invert_undoes_apply():
-    m = detect.BOX_MAPPINGS["dlib_hog"]
-    boxes = np.array([[10.0, 20.0, 110.0, 140.0], [0.0, 0.0, 50.0, 50.0]])
+@pytest.mark.parametrize("kind", sorted(detect.BOX_MAPPINGS))
+def test_mapping_maths_by_hand_and_round_trip(kind):
+    m = detect.BOX_MAPPINGS[kind]
+    # a 100 x 200 detector box centred on (50, 100): centre moves by (100 dx, 200 dy), size becomes (100 sw, 200 sh)
+    mapped = detect.to_landmark_box(np.array([0.0, 0.0, 100.0, 200.0]), kind)
+    np.testing.assert_allclose((mapped[:2] + mapped[2:]) / 2, [50 + 100 * m.dx, 100 + 200 * m.dy])
+    np.testing.assert_allclose(mapped[2:] - mapped[:2], [100 * m.sw, 200 * m.sh])
+    boxes = np.array([[10.0, 20.0, 110.0, 140.0], [-5.0, 0.0, 50.0, 50.0]])
     np.testing.assert_allclose(m.invert(m.apply(boxes)), boxes, atol=1e-12)
+    np.testing.assert_allclose(m.apply(m.invert(boxes)), boxes, atol=1e-12)
+
+
+def test_ground_truth_box_seen_through_a_detector_maps_back_onto_itself(three_test_faces):
+    # a detector box that stands in the fitted relation to a face's ground-truth box (its inverse
+    # mapping) maps back exactly onto that ground-truth box, and sits above it (it holds the forehead)
+    for kind in detect.DETECTORS:
+        for points in three_test_faces.points:
+            gt = points_box(points)
+            as_detector = detect.BOX_MAPPINGS[kind].invert(gt)
+            np.testing.assert_allclose(detect.to_landmark_box(as_detector, kind), gt, atol=1e-9)
+            assert (as_detector[1] + as_detector[3]) / 2 < (gt[1] + gt[3]) / 2
+
+
+def test_fitted_mappings_are_plausible_data():
+    assert detect.BOX_MAPPINGS["landmarks"] == detect.BoxMapping()
+    for kind in detect.DETECTORS:
+        m = detect.BOX_MAPPINGS[kind]
+        assert 0.05 < m.dy < 0.25 and abs(m.dx) < 0.05 and 0.7 < m.sw < 1.3 and 0.7 < m.sh < 1.3, kind
+        assert 0 < m.shift_std < 0.2 and 0 < m.log_scale_std < 0.2 and m.n > 900, kind  # fitted, not defaults
+    with pytest.raises(ValueError, match="positive"):
+        detect.BoxMapping(sw=0.0)
