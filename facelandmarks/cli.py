@@ -22,6 +22,7 @@ def _train(args: argparse.Namespace) -> int:
     from . import datasets
     from .models.level1 import DEEP, SHALLOW
     from .models.level2 import Level2Config
+    from .augment import AUGMENTS
     from .train import SimulatedErrors, TrainConfig, train_level1, train_level2
 
     faces = datasets.split_faces("train", args.data)
@@ -31,7 +32,8 @@ def _train(args: argparse.Namespace) -> int:
     train_set = datasets.FaceSet.load(train_faces)
     val_set = datasets.FaceSet.load(val_faces)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      val_fraction=args.val_fraction, threads=args.threads, limit=args.limit)
+                      val_fraction=args.val_fraction, threads=args.threads, limit=args.limit,
+                      augment=AUGMENTS[args.augment])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.level}_split.json").write_text(json.dumps({
         "seed": args.seed, "val_fraction": args.val_fraction,
@@ -205,22 +207,54 @@ def _benchmark(args: argparse.Namespace) -> int:
         return float(np.median(times))
 
     rows = []
-    for label, fuse in (("plain", False), ("fused (BN folded, channels-last)", True)):
-        cascade = load_pretrained(fuse=fuse)
+    variants = (("plain", {}), ("fused (BN folded, channels-last)", {"fuse": True}),
+                ("int8 trunks (fused + 8-bit convolutions)", {"int8": True}))
+    for label, kwargs in variants:
+        cascade = load_pretrained(**kwargs)
         one = timed(lambda: cascade.predict_batch(faces.images[:1], boxes[:1]), args.repeats * 5)
         one_l1 = timed(lambda: cascade.predict_batch(faces.images[:1], boxes[:1], use_level2=False), args.repeats * 5)
         batch = timed(lambda: cascade.predict_batch(faces.images, boxes), args.repeats)
         rows.append((label, one * 1000, one_l1 * 1000, len(faces) / batch))
-    print(f"{'model':36s} {'batch 1 ms/face':>16s} {'level 1 only':>13s} {'batch ' + str(len(faces)) + ' faces/s':>16s}")
+    print(f"{'model':42s} {'batch 1 ms/face':>16s} {'level 1 only':>13s} {'batch ' + str(len(faces)) + ' faces/s':>16s}")
     for label, ms, ms1, fps in rows:
-        print(f"{label:36s} {ms:16.1f} {ms1:13.1f} {fps:16.1f}")
-    print(f"speed-up of fused over plain: batch 1 x{rows[0][1] / rows[1][1]:.2f}, batch {len(faces)} x{rows[1][3] / rows[0][3]:.2f}")
+        print(f"{label:42s} {ms:16.1f} {ms1:13.1f} {fps:16.1f}")
+    for (label, ms, _, fps) in rows[1:]:
+        print(f"speed-up of {label.split(' (')[0]} over plain: batch 1 x{rows[0][1] / ms:.2f}, "
+              f"batch {len(faces)} x{fps / rows[0][3]:.2f}")
     from . import detect
 
     image = faces.images[0]
     det = timed(lambda: detect.detect_faces(image, detect.DEFAULT_DETECTOR), args.repeats)
     print(f"face detection ({detect.DEFAULT_DETECTOR}) on a {image.shape[1]}x{image.shape[0]} image: {det * 1000:.1f} ms "
-          f"(x{det / rows[1][1] * 1000:.1f} the fused cascade at batch 1)")
+          f"(x{det / rows[-1][1] * 1000:.1f} the int8 cascade at batch 1)")
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from . import datasets
+    from .geometry import points_box
+    from .models.cascade import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, load_pretrained
+    from .models.cascade import _WEIGHTS as weights
+    from .models.quantize import calibrate_cascade, int8_path, quantize_trunks, save_int8
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    train_faces, _ = datasets.train_val_split(datasets.split_faces("train", args.data), 0.1, args.seed)
+    faces = datasets.FaceSet.load(train_faces[:args.faces], progress=False)
+    boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(args.seed))
+    calibration = (f"{len(faces)} training faces (the first of the seed-{args.seed} training split), ground-truth "
+                   f"boxes jittered with seed {args.seed}, run through level1={args.level1}, level2={args.level2}, "
+                   f"level3={args.level3}")
+    cascade = quantize_trunks(load_pretrained(args.level1, args.level2, args.level3),
+                              calibrate_cascade(faces.images, boxes))
+    names = [LEVEL1_WEIGHTS[args.level1], LEVEL2_WEIGHTS[args.level2]] + ([LEVEL3_WEIGHTS[args.level3]] if args.level3 else [])
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    for net, name in zip((cascade.level1, cascade.level2, cascade.level3), names):
+        path = save_int8(net, args.out_dir / int8_path(name).name, name, calibration)
+        print(f"{weights / name} -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    print(f"calibration: {calibration}")
     return 0
 
 
@@ -272,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="level 2: width of the canonical face in the rectified frame, pixels (the patch is 24 px)")
     p.add_argument("--noise", type=float, default=1.0,
                    help="level 2: multiplier on the simulated level-1 errors (0.5 for a finer stage)")
+    p.add_argument("--augment", choices=["full", "light"], default="full",
+                   help="augmentation strength (facelandmarks.augment.AUGMENTS; light: a second, closer-fitting cycle)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training faces (quick runs)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
@@ -316,6 +352,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=0)
     p.set_defaults(func=_benchmark)
+
+    p = sub.add_parser("quantize", help="calibrate int8 convolution trunks for the shipped weights (load_pretrained(int8=True))")
+    p.add_argument("--data", default=None)
+    p.add_argument("--level1", default="deep")
+    p.add_argument("--level2", default="k3")
+    p.add_argument("--level3", default=None)
+    p.add_argument("--faces", type=int, default=128, help="training faces to calibrate on")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out-dir", type=Path, default=Path(__file__).resolve().parent / "weights")
+    p.set_defaults(func=_quantize)
 
     p = sub.add_parser("demo", help="detect and predict the landmarks of skimage.data.astronaut(); save an overlay")
     p.add_argument("--out", type=Path, default=Path("out/astronaut.png"))

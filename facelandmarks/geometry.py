@@ -213,6 +213,24 @@ def _grids(out_to_src: np.ndarray, out_size: tuple[int, int], src_hw: tuple[int,
     return torch.from_numpy(np.stack([gx, gy], axis=-1).reshape(-1, h_out, w_out, 2)).float()
 
 
+def _region_of(image: np.ndarray | torch.Tensor, mats: np.ndarray, out_size: tuple[int, int],
+               factor: float) -> tuple[np.ndarray | torch.Tensor, np.ndarray]:
+    """The part of ``image`` the outputs sample from (with a margin for the filters), and the matrices
+    from that part: converting and low-passing a small region instead of a large photo is the
+    difference between a fraction of a millisecond and several per face."""
+    h, w = image.shape[:2]
+    h_out, w_out = out_size
+    corners = np.array([[-0.5, -0.5, 1.0], [w_out - 0.5, -0.5, 1.0], [-0.5, h_out - 0.5, 1.0], [w_out - 0.5, h_out - 0.5, 1.0]])
+    src = np.einsum("kij,cj->kci", np.linalg.inv(mats), corners)[..., :2].reshape(-1, 2)  # footprints in the image
+    margin = 2.0 + 2.0 / min(1.0, max(factor, 1e-3))  # bilinear taps + the antialiasing kernel's reach
+    x0, y0 = np.floor(src.min(axis=0) - margin).astype(int)
+    x1, y1 = np.ceil(src.max(axis=0) + margin).astype(int) + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 1 or y1 - y0 < 1 or (x1 - x0) * (y1 - y0) > 0.8 * h * w:
+        return image, mats  # nothing of the image is sampled, or most of it is: keep it whole
+    return image[y0:y1, x0:x1], mats @ translation_matrix(x0, y0)
+
+
 def warp_batch(
     image: np.ndarray | torch.Tensor,
     matrices: np.ndarray,
@@ -232,8 +250,9 @@ def warp_batch(
     """
     mats = np.asarray(matrices, dtype=np.float64).reshape(-1, 3, 3)
     h_out, w_out = (out_size, out_size) if isinstance(out_size, int) else out_size
-    src = _to_chw_float(image)
     factor = float(matrix_scale(mats).max())
+    image, mats = _region_of(image, mats, (h_out, w_out), factor)
+    src = _to_chw_float(image)
     if antialias and factor < 0.7:
         src, pre = _prescale(src, factor)
         mats = mats @ np.linalg.inv(pre)

@@ -379,12 +379,15 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
     torch.manual_seed(train_cfg.seed)
     canonical = canonical_shape(train_set.points, config.face_size)
     model = Level2Net(config, canonical)
-    if init is not None:
+    if init is not None:  # a second cycle, or the same networks at another patch scale (face_size)
         start_model, _ = load_model(init, "level2")
-        if start_model.config != config:
-            raise CheckpointMismatchError(f"{init}: its level-2 config differs from this run's")
+        if replace(start_model.config, face_size=config.face_size) != config:
+            raise CheckpointMismatchError(f"{init}: its level-2 config differs from this run's (other than face_size)")
         model.load_state_dict(start_model.state_dict())
-        canonical = model.canonical.double().numpy()
+        if start_model.config.face_size == config.face_size:
+            canonical = model.canonical.double().numpy()
+        else:  # same shape, other scale: the neighbours stay, the canonical shape is this run's
+            model.canonical.copy_(torch.as_tensor(canonical, dtype=torch.float32))
     nbrs = model.neighbours.numpy()
     real_train = real_val = None
     if level1 is not None:

@@ -250,7 +250,7 @@ LEVEL3_WEIGHTS = {"k3": "level3_k3.pt"}
 
 
 def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str | None = None,
-                    fuse: bool = False) -> Cascade:
+                    fuse: bool = False, int8: bool = False) -> Cascade:
     """The cascade with the weights shipped in ``facelandmarks/weights`` (trained by this package).
 
     Args:
@@ -260,6 +260,8 @@ def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str
         level3: ``"k3"`` (our optional fine level) or ``None`` (the paper's two levels, the default);
             ignored without level 2. See facelandmarks/weights/README.md for how each was trained.
         fuse: fold batch-norm into convolutions for speed (see :func:`fuse_for_inference`).
+        int8: also run the convolution trunks in 8-bit integers (implies ``fuse``; about twice as
+            fast on a CPU, see :mod:`facelandmarks.models.quantize`), from the shipped ``*.int8.pt`` files.
     """
     if level1 not in LEVEL1_WEIGHTS:
         raise KeyError(f"unknown level-1 weights {level1!r}; shipped: {sorted(LEVEL1_WEIGHTS)}")
@@ -275,4 +277,11 @@ def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str
             raise FileNotFoundError(f"{path}: shipped weights are missing; train them with "
                                     "`facelandmarks train` (see facelandmarks/weights/README.md)")
     cascade = Cascade.from_files(*paths)
+    if int8:
+        from .quantize import int8_path, load_int8
+
+        fuse_for_inference(cascade)
+        for net, path in zip((cascade.level1, cascade.level2, cascade.level3), paths):
+            load_int8(net, int8_path(path))
+        return cascade
     return fuse_for_inference(cascade) if fuse else cascade
