@@ -40,20 +40,6 @@ OURS = "facelandmarks cascade"
 THRESHOLD = 0.08
 
 
-def dlib_model_file() -> Path:
-    """dlib's 68-point model file from the ``face-recognition-models`` package (located without
-    importing it: its ``__init__`` needs ``pkg_resources``, gone from recent setuptools)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit('vs_dlib needs dlib\'s model file: pip install -e ".[dlib]" (dlib-bin, face-recognition-models)')
-    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
-    if not path.is_file():
-        raise SystemExit(f"dlib's model file is missing: {path}")
-    return path
-
-
 def hog_boxes(faces: datasets.FaceSet, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
     """dlib-convention boxes ``(B, 4)`` for every face, the fallback mask ``(B,)``, ms per image of detection."""
     jittered = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(seed))
@@ -69,16 +55,13 @@ def hog_boxes(faces: datasets.FaceSet, seed: int) -> tuple[np.ndarray, np.ndarra
 
 def predict_dlib(faces: datasets.FaceSet, boxes: np.ndarray) -> tuple[np.ndarray, float]:
     """dlib's points ``(B, 68, 2)`` and ms per face (one face at a time, one thread)."""
-    import dlib
-
-    predictor = dlib.shape_predictor(str(dlib_model_file()))
-    points = np.zeros((len(faces), 68, 2))
+    try:
+        detect.dlib_model_file()
+    except ImportError as err:
+        raise SystemExit(f"vs_dlib: {err}") from None
+    detect.dlib_points(faces.images[0], boxes[0])  # load the model outside the timing
     t0 = time.perf_counter()
-    for i, (image, box) in enumerate(zip(faces.images, boxes)):
-        # our extent (x0, y0, x1, y1) -> dlib's inclusive pixel rectangle (left, top, right, bottom)
-        left, top, right, bottom = (int(v) for v in np.round([box[0] + 0.5, box[1] + 0.5, box[2] - 0.5, box[3] - 0.5]))
-        shape = predictor(image, dlib.rectangle(left, top, right, bottom))
-        points[i] = [(shape.part(k).x, shape.part(k).y) for k in range(68)]
+    points = np.stack([detect.dlib_points(image, box, name) for image, box, name in zip(faces.images, boxes, faces.names)])
     return points, 1000 * (time.perf_counter() - t0) / len(faces)
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +30,8 @@ from .geometry import transform_points, warp_image
 from .models.cascade import check_image
 
 __all__ = ["DEFAULT_DETECTOR", "DETECTORS", "NoFaceError", "BoxMapping", "BOX_MAPPINGS", "detect_faces",
-           "to_landmark_box", "find_face", "box_iou"]
+           "to_landmark_box", "find_face", "box_iou",
+           "dlib_model_file", "dlib_points"]
 
 DETECTORS = ("dlib_hog", "skimage_lbp")
 # Recall on the 250 HELEN test faces (benchmarks/detector_recall.py, docs/detection.md):
@@ -255,3 +257,40 @@ def find_face(image: np.ndarray, detector: str = DEFAULT_DETECTOR, name: str = "
         raise NoFaceError(f"{name}: no face found by detector {detector!r}; pass a face box yourself, "
                           f"or try another detector ({', '.join(d for d in DETECTORS if d != detector)})")
     return to_landmark_box(found[0], detector)
+
+
+def dlib_model_file() -> Path:
+    """dlib's 68-point shape-predictor file from the optional ``face-recognition-models`` package
+    (``pip install -e ".[dlib]"``), located without importing it (its ``__init__`` needs
+    ``pkg_resources``, gone from recent setuptools)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError('dlib\'s 68-point model needs the optional extra: pip install -e ".[dlib]" '
+                          "(dlib-bin, face-recognition-models)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise ImportError(f"dlib's model file is missing: {path}")
+    return path
+
+
+@lru_cache(maxsize=None)
+def _dlib_predictor():
+    import dlib
+
+    return dlib.shape_predictor(str(dlib_model_file()))
+
+
+def dlib_points(image: np.ndarray, box: np.ndarray, name: str = "image") -> np.ndarray:
+    """dlib's 68-point shape predictor (ERT, Kazemi & Sullivan 2014), the peer of our cascade:
+    points ``(68, 2)`` (0-based pixel coordinates, as ours) for the face in a box ``(x0, y0, x1, y1)``
+    given in dlib's own detector convention (``detect_faces(image, "dlib_hog")``, or a landmark box
+    through ``BOX_MAPPINGS["dlib_hog"].invert``). Needs the optional extra ``.[dlib]``."""
+    import dlib
+
+    image = check_image(image, name)
+    # our extent (x0, y0, x1, y1) -> dlib's inclusive pixel rectangle (left, top, right, bottom)
+    left, top, right, bottom = (int(v) for v in np.round(np.asarray(box, dtype=np.float64) + [0.5, 0.5, -0.5, -0.5]))
+    shape = _dlib_predictor()(np.ascontiguousarray(image), dlib.rectangle(left, top, right, bottom))
+    return np.array([(shape.part(k).x, shape.part(k).y) for k in range(68)], dtype=np.float64)

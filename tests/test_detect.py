@@ -177,3 +177,26 @@ def test_fitted_mappings_are_plausible_data():
         assert 0 < m.shift_std < 0.2 and 0 < m.log_scale_std < 0.2 and m.n > 900, kind  # fitted, not defaults
     with pytest.raises(ValueError, match="positive"):
         detect.BoxMapping(sw=0.0)
+
+
+def test_dlib_points_land_on_the_face(three_test_faces):
+    import importlib.util
+
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip('dlib\'s 68-point model is the optional extra .[dlib] (pip install -e ".[dlib]")')
+    faces = three_test_faces
+    boxes = detect.BOX_MAPPINGS["dlib_hog"].invert(points_box(faces.points))
+    for image, box, gt in zip(faces.images, boxes, faces.points):
+        pts = detect.dlib_points(image, box)
+        assert pts.shape == (68, 2)
+        iod = np.linalg.norm(gt[36] - gt[45])
+        assert np.linalg.norm(pts - gt, axis=1).mean() / iod < 0.08  # ERT on its own kind of box: a few % of the eye distance
+
+
+def test_dlib_model_missing_is_named(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "face_recognition_models" else real(name, *a))
+    with pytest.raises(ImportError, match=r"\.\[dlib\]"):
+        detect.dlib_model_file()

@@ -436,24 +436,13 @@ for level in ("level1", "final"):
     print(f"{level:7s} mean {100 * s['mean']:.2f}%  median {100 * s['median']:.2f}%  AUC@0.08 {s['auc@0.08']:.3f}  "
           f"failures {100 * s['failure@0.08']:.1f}%  (NME / {s['norm']}, boxes {s['boxes']}, {s['fallback_boxes']} fallbacks)")"""),
 ("code", """curves = {"level 1": ev.nme_level1, "cascade": ev.nme}
-import importlib.util
-from pathlib import Path
-spec = importlib.util.find_spec("face_recognition_models")  # dlib's model file (pip install -e ".[dlib]")
+from facelandmarks import detect
 try:
-    if spec is None:
-        raise ImportError
-    import dlib
-    model = Path(list(spec.submodule_search_locations)[0]) / "models" / "shape_predictor_68_face_landmarks.dat"
-    from facelandmarks import detect
-    predictor = dlib.shape_predictor(str(model))
     # dlib gets the same face boxes as the cascade, mapped back to dlib's detector convention
     # (benchmarks/vs_dlib.py is the full comparison, with timings)
     dlib_boxes = detect.BOX_MAPPINGS["dlib_hog"].invert(ev.boxes)
-    pts = []
-    for image, (x0, y0, x1, y1) in zip(test.images, np.round(dlib_boxes + [0.5, 0.5, -0.5, -0.5]).astype(int)):
-        shape = predictor(image, dlib.rectangle(int(x0), int(y0), int(x1), int(y1)))
-        pts.append([(shape.part(k).x, shape.part(k).y) for k in range(68)])
-    curves["dlib"] = metrics.nme(np.array(pts, float), test.points)
+    pts = [detect.dlib_points(image, box) for image, box in zip(test.images, dlib_boxes)]
+    curves["dlib"] = metrics.nme(np.stack(pts), test.points)
     print(f"dlib: mean NME {100 * curves['dlib'].mean():.2f}%, AUC@0.08 {metrics.auc(curves['dlib']):.3f} (inter_ocular)")
 except ImportError:
     print("dlib's model file is not installed (pip install -e '.[dlib]'): no dlib curve")
