@@ -82,7 +82,8 @@ class Level2Net(nn.Module):
         if n != self.config.n_points or c != 3 or p != self.config.patch_size:
             raise ValueError(f"level-2 input must be (B, {self.config.n_points}, 3, {self.config.patch_size}, "
                              f"{self.config.patch_size}), got {tuple(patches.shape)}")
-        x = self.features(patches.reshape(b * n, c, p, p) - 0.5).flatten(1)
+        x = (patches.reshape(b * n, c, p, p) - 0.5).contiguous(memory_format=torch.channels_last)
+        x = self.features(x).flatten(1)
         h = torch.relu(self.hidden(x).view(b, n, -1) + self.point_embedding)  # (B, N, fc)
         out = torch.einsum("bnf,nfo->bno", h, self.out_weight) + self.out_bias  # (B, N, 2K)
         return out.view(b, n, self.config.k, 2)
