@@ -94,8 +94,9 @@ def _load_cascade(args: argparse.Namespace) -> "Cascade":
 
     if getattr(args, "level1_weights", None):
         return Cascade.from_files(args.level1_weights, None if args.no_level2 else args.level2_weights,
-                                  None if args.no_level2 or args.no_level3 else args.level3_weights)
-    return load_pretrained(level2=None if args.no_level2 else "k3", level3=None if args.no_level3 else "k3", fuse=True)
+                                  None if args.no_level2 else args.level3_weights)
+    return load_pretrained(level2=None if args.no_level2 else "k3", level3="k3" if args.level3 and not args.no_level2 else None,
+                           fuse=True)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -252,7 +253,7 @@ def _quantize(args: argparse.Namespace) -> int:
     names = [LEVEL1_WEIGHTS[args.level1], LEVEL2_WEIGHTS[args.level2]] + ([LEVEL3_WEIGHTS[args.level3]] if args.level3 else [])
     args.out_dir.mkdir(parents=True, exist_ok=True)
     for net, name in zip((cascade.level1, cascade.level2, cascade.level3), names):
-        path = save_int8(net, args.out_dir / int8_path(name).name, name, calibration)
+        path = save_int8(net, args.out_dir / int8_path(name).name, weights / name, calibration)
         print(f"{weights / name} -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
     print(f"calibration: {calibration}")
     return 0
@@ -319,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--no-level2", action="store_true", help="level 1 only")
-        p.add_argument("--no-level3", action="store_true", help="the paper's two levels only")
+        p.add_argument("--level3", action="store_true", help="add our optional finer level 3 to the paper's two levels")
         p.add_argument("--level3-weights", type=Path, help="a level-3 .pt file (with --level1/2-weights)")
         p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
         p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")

@@ -66,10 +66,19 @@ def test_evaluate_prints_named_metrics_and_writes_files(few_faces, tmp_path, cap
     assert main(["evaluate", str(few_faces), "--out", str(tmp_path), "--boxes", "jittered"]) == 0
     text = capsys.readouterr().out
     assert "inter_ocular" in text and "AUC@0.08" in text and "failure rate" in text
-    assert "level 1" in text and "level 2" in text
+    assert "level 1" in text and "level 2" in text and "level 3" not in text  # the paper's two levels
     rows = (tmp_path / "per_image.csv").read_text().splitlines()
     assert rows[0].startswith("name,nme_level1,nme_level2,nme") and len(rows) == 5
     assert (tmp_path / "ced.png").stat().st_size > 1000
+
+
+def test_evaluate_with_level3_reports_three_levels(few_faces, tmp_path, capsys):
+    assert main(["evaluate", str(few_faces), "--out", str(tmp_path), "--boxes", "jittered", "--level3"]) == 0
+    lines = {line.split()[0] + " " + line.split()[1]: line for line in capsys.readouterr().out.splitlines()
+             if line.strip().startswith("level ")}
+    assert set(lines) == {"level 1", "level 2", "level 3"}
+    means = {k: float(v.split("mean")[1].split("%")[0]) for k, v in lines.items()}
+    assert means["level 2"] < means["level 1"] and means["level 3"] < means["level 1"]
 
 
 def test_show_data_writes_a_figure(data_root, tmp_path):

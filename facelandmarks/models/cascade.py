@@ -282,6 +282,6 @@ def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str
 
         fuse_for_inference(cascade)
         for net, path in zip((cascade.level1, cascade.level2, cascade.level3), paths):
-            load_int8(net, int8_path(path))
+            load_int8(net, int8_path(path), float_weights=path)
         return cascade
     return fuse_for_inference(cascade) if fuse else cascade

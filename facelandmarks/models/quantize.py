@@ -12,6 +12,7 @@ quantized trunk of each level, is shipped beside its float weights (``level1_dee
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -22,7 +23,7 @@ from torch import nn
 
 from .cascade import Cascade, fuse_for_inference
 
-__all__ = ["quantize_trunks", "save_int8", "load_int8", "calibrate_cascade", "int8_path"]
+__all__ = ["quantize_trunks", "save_int8", "load_int8", "calibrate_cascade", "int8_path", "file_sha256"]
 
 
 def int8_path(float_weights: str | os.PathLike) -> Path:
@@ -76,16 +77,27 @@ def quantize_trunks(cascade: Cascade, calibrate) -> Cascade:
     return cascade
 
 
-def save_int8(net: nn.Module, path: str | os.PathLike, float_weights: str, calibration: str) -> Path:
-    """Save one level's quantized trunk (after :func:`quantize_trunks`) with what it was made from."""
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's bytes (ties an int8 trunk to the float weights it was made from)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def save_int8(net: nn.Module, path: str | os.PathLike, float_weights: str | os.PathLike, calibration: str) -> Path:
+    """Save one level's quantized trunk (after :func:`quantize_trunks`) with what it was made from:
+    the float weights' file name and, when that file exists, its SHA-256."""
     path = Path(path)
-    torch.save({"kind": "int8_trunk", "float_weights": float_weights, "calibration": calibration,
-                "torch": torch.__version__, "state": net.features.state_dict()}, path)
+    digest = file_sha256(float_weights) if Path(float_weights).is_file() else None
+    torch.save({"kind": "int8_trunk", "float_weights": Path(float_weights).name, "float_sha256": digest,
+                "calibration": calibration, "torch": torch.__version__, "state": net.features.state_dict()}, path)
     return path
 
 
-def load_int8(net: nn.Module, path: str | os.PathLike) -> nn.Module:
-    """Give a fused level (see :func:`fuse_for_inference`) the int8 trunk saved in ``path``."""
+def load_int8(net: nn.Module, path: str | os.PathLike, float_weights: str | os.PathLike | None = None) -> nn.Module:
+    """Give a fused level (see :func:`fuse_for_inference`) the int8 trunk saved in ``path``.
+
+    With ``float_weights`` (the file ``net`` was loaded from), refuse a trunk that was quantized from
+    another version of that file: its convolutions would not match the float heads.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no int8 trunk; make it with `facelandmarks quantize` "
@@ -98,6 +110,9 @@ def load_int8(net: nn.Module, path: str | os.PathLike) -> nn.Module:
         raise ValueError(f"{path}: not an int8 trunk file (unreadable or another format)") from None
     if not isinstance(saved, dict) or saved.get("kind") != "int8_trunk":
         raise ValueError(f"{path}: not an int8 trunk file")
+    if float_weights is not None and saved.get("float_sha256") != file_sha256(float_weights):
+        raise ValueError(f"{path}: was quantized from another version of {float_weights}; "
+                         "rerun `facelandmarks quantize` (see facelandmarks/weights/README.md)")
     trunk = _convert(_prepare(net.features, _example(net)))
     try:
         trunk.load_state_dict(saved["state"])

@@ -1,0 +1,81 @@
+"""Model choice on the validation faces: per-level NME of a cascade with dlib's detector boxes.
+
+The 121 validation faces are the seed-0 split of the 1,207 training faces (``facelandmarks/weights/
+split.json``); none of the runs trained on them and the test faces are never touched here. Every face
+gets dlib's HOG detector box (the boxes ``vs_dlib.py`` and ``ablation.py`` use on the test faces;
+faces without a detection get the jittered ground-truth box, as there), so the numbers include what
+the detector's box costs level 1. Printed per level, with and without flip averaging, overall and per
+landmark group, and the jaw's error split into its part along the jaw contour (tangential: sliding
+along the line) and across it (normal). Needs the optional extra ``.[dlib]`` for the detector.
+
+    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/validation.py \\
+        facelandmarks/weights/level1_deep.pt facelandmarks/weights/level2_k3.pt [level3.pt] [--flip]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facelandmarks import datasets, metrics
+from facelandmarks.models.cascade import Cascade, fuse_for_inference
+from facelandmarks.schemes import IBUG68
+from vs_dlib import hog_boxes
+
+
+def jaw_components(points: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Mean |error| of the 17 jaw points along and across the true contour, / inter_ocular distance.
+
+    The contour direction at jaw point j is that of the chord between its true neighbours (one-sided
+    at the two ends)."""
+    jaw = np.flatnonzero(IBUG68.point_group() == "jaw")
+    gt, err = truth[:, jaw], points[:, jaw] - truth[:, jaw]
+    ahead = gt[:, np.minimum(np.arange(len(jaw)) + 1, len(jaw) - 1)]
+    behind = gt[:, np.maximum(np.arange(len(jaw)) - 1, 0)]
+    tangent = ahead - behind
+    tangent /= np.linalg.norm(tangent, axis=-1, keepdims=True)
+    along = np.abs((err * tangent).sum(-1))
+    across = np.abs(err[..., 0] * tangent[..., 1] - err[..., 1] * tangent[..., 0])
+    scale = metrics.normalising_distance(truth, "inter_ocular")[:, None]
+    return float((along / scale).mean()), float((across / scale).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", nargs="+", type=Path, help="level-1 file, then optional level-2 and level-3 files")
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--flip", action="store_true", help="also with flip test-time averaging")
+    parser.add_argument("--seed", type=int, default=0, help="the validation split's seed (and the fallback boxes')")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    args = parser.parse_args()
+    if len(args.weights) > 3:
+        parser.error("at most three weight files (level 1, level 2, level 3)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    _, val = datasets.train_val_split(datasets.split_faces("train", args.data), 0.1, args.seed)
+    faces = datasets.FaceSet.load(val, progress=False)
+    boxes, fallback, _ = hog_boxes(faces, args.seed)
+    cascade = fuse_for_inference(Cascade.from_files(*args.weights))
+    print(f"{len(faces)} validation faces (seed-{args.seed} split of the training faces); dlib HOG boxes "
+          f"({int(fallback.sum())} without a detection got a jittered ground-truth box); NME / inter_ocular, 68 points")
+    print("weights: " + " + ".join(str(w) for w in args.weights))
+    groups = IBUG68.point_group()
+    names = np.unique(groups)
+    print(f"{'':22s} {'mean':>7s}  " + " ".join(f"{n:>10s}" for n in names) + "   jaw: along / across the contour")
+    levels = ["level1_points", "level2_points", "points"][:len(args.weights)]
+    for flip in (False, True) if args.flip else (False,):
+        result = cascade.predict_batch(faces.images, boxes, "dlib_hog", flip=flip)
+        for level, name in zip(levels, ("level 1", "+ level 2", "+ level 3")):
+            errors = metrics.point_errors(getattr(result, level), faces.points, "inter_ocular", IBUG68)
+            along, across = jaw_components(getattr(result, level), faces.points)
+            label = name + (", flip" if flip else "")
+            print(f"{label:22s} {100 * errors.mean():6.2f}%  "
+                  + " ".join(f"{100 * errors[:, groups == n].mean():9.2f}%" for n in names)
+                  + f"   {100 * along:.2f}% / {100 * across:.2f}%")
+
+
+if __name__ == "__main__":
+    main()
