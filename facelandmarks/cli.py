@@ -33,7 +33,7 @@ def _train(args: argparse.Namespace) -> int:
     val_set = datasets.FaceSet.load(val_faces)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       val_fraction=args.val_fraction, threads=args.threads, limit=args.limit,
-                      augment=AUGMENTS[args.augment])
+                      augment=AUGMENTS[args.augment], box_shift=args.box_shift, box_scale=args.box_scale)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.level}_split.json").write_text(json.dumps({
         "seed": args.seed, "val_fraction": args.val_fraction,
@@ -309,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="level 2: multiplier on the simulated level-1 errors (0.5 for a finer stage)")
     p.add_argument("--augment", choices=["full", "light"], default="full",
                    help="augmentation strength (facelandmarks.augment.AUGMENTS; light: a second, closer-fitting cycle)")
+    p.add_argument("--box-shift", type=float, default=0.05,
+                   help="std of the box-centre jitter, fraction of the box size (docs/detection.md: detector boxes ~0.075)")
+    p.add_argument("--box-scale", type=float, default=0.05,
+                   help="std of the box log-size jitter (docs/detection.md: detector boxes ~0.085)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training faces (quick runs)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")

@@ -116,6 +116,31 @@ def test_large_images_are_shrunk_and_boxes_scaled_back(astronaut, detector, monk
     assert detect.box_iou(full, small) > 0.6, (full, small)
 
 
+def test_face_missed_after_shrinking_is_found_at_full_size(data_root):
+    """The J&dC AFLW photo (1203 x 1018): dlib's HOG misses its borderline face once the photo is
+    shrunk to MAX_SIDE and finds it at full size; a photo above RETRY_SIDE is not retried."""
+    needs("dlib_hog")
+    from facelandmarks.io import read_image
+
+    image = read_image(data_root / "human" / "jdc" / "images" / "aflw__face_41556.jpg")
+    assert detect.MAX_SIDE < max(image.shape[:2]) <= detect.RETRY_SIDE
+    found = detect.detect_faces(image, "dlib_hog")
+    assert len(found) >= 1 and detect.box_iou(found[0], np.array([347.5, 399.5, 810.5, 862.5])) > 0.9, found
+
+
+def test_no_retry_above_retry_side(astronaut, monkeypatch):
+    needs("dlib_hog")
+    calls = []
+    real = detect._DETECT["dlib_hog"]
+    monkeypatch.setitem(detect._DETECT, "dlib_hog", lambda im: calls.append(im.shape) or real(im)[:0])
+    monkeypatch.setattr(detect, "MAX_SIDE", 256)
+    monkeypatch.setattr(detect, "RETRY_SIDE", 600)
+    assert len(detect.detect_faces(astronaut, "dlib_hog")) == 0 and calls == [(256, 256, 3), (512, 512, 3)]
+    calls.clear()
+    monkeypatch.setattr(detect, "RETRY_SIDE", 400)  # 512 px is above it: shrunk only, never retried
+    assert len(detect.detect_faces(astronaut, "dlib_hog")) == 0 and calls == [(256, 256, 3)]
+
+
 def test_box_iou_by_hand():
     a = np.array([0.0, 0.0, 2.0, 2.0])
     assert detect.box_iou(a, np.array([1.0, 0.0, 3.0, 2.0])) == pytest.approx(2 / 6)  # overlap 1 x 2; 4 + 4 - 2
