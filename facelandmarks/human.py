@@ -1048,7 +1048,7 @@ def plot_error_distributions(errors: AnnotationErrors, model: ModelErrors | None
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].set_ylabel(f"NME ({JDC_NORMALISER}: reference pupils P71-P72)\non the {len(errors.point_ids)} iBUG points")
     if model is not None:
-        axes[0, 0].legend(fontsize=7, loc="upper left")
+        axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.suptitle("J&dC study: error of every human annotation vs the model (one dot per jittered face box)", fontsize=10)
     fig.tight_layout()
     return fig
