@@ -1,0 +1,91 @@
+"""Where the cascade's time goes at a batch: level 1 and level 2, their networks and their warps.
+
+    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/profile_cascade.py [--float] [--faces 64]
+
+Times are medians of ``--repeats`` runs, in ms per face, on HELEN test faces with jittered
+ground-truth boxes (no detection), with the int8 trunks unless ``--float`` (the fused float cascade).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from facelandmarks import datasets
+from facelandmarks.geometry import points_box, warp_batch
+from facelandmarks.models.cascade import load_pretrained
+from facelandmarks.models.level1 import crop_matrices
+
+
+def multiply_adds(net: torch.nn.Module, example: torch.Tensor) -> int:
+    """Multiply-adds of one forward pass of ``net`` on ``example``: convolution and linear layers,
+    counted by forward hooks (batch norm, pooling and activations left out)."""
+    total = 0
+
+    def hook(module: torch.nn.Module, _inputs, output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(module, torch.nn.Conv2d):
+            total += output.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+        elif isinstance(module, torch.nn.Linear):
+            total += output.numel() * module.in_features
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    with torch.no_grad():
+        net(example)
+    for handle in handles:
+        handle.remove()
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--faces", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--float", action="store_true", help="the fused float cascade instead of the int8 trunks")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+
+    faces = datasets.load_split("test", args.data, limit=args.faces, progress=False)
+    n = len(faces)
+    boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
+    cascade = load_pretrained(fuse=True) if args.float else load_pretrained(int8=True)
+    plain = load_pretrained()
+    size1, p2 = plain.level1.config.input_size, plain.level2.config.patch_size
+    l1 = multiply_adds(plain.level1, torch.zeros(1, 3, size1, size1))
+    l2 = multiply_adds(plain.level2, torch.zeros(1, plain.n_points, 3, p2, p2))
+    print(f"multiply-adds per face (convolution and linear layers): level 1 {l1 / 1e6:.0f} M, "
+          f"level 2 {l2 / 1e6:.0f} M (its {plain.n_points} patch networks), total {(l1 + l2) / 1e6:.0f} M")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} faces at once; "
+          f"{'fused float' if args.float else 'int8 trunks'}; median of {args.repeats}, ms per face")
+
+    def timed(label: str, fn) -> None:
+        fn()
+        times = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        print(f"  {label:38s} {1000 * np.median(times) / n:6.2f}", flush=True)
+
+    timed("whole cascade (levels 1 + 2)", lambda: cascade.predict_batch(faces.images, boxes))
+    timed("level 1 alone (crops + network + maths)", lambda: cascade.predict_batch(faces.images, boxes, use_level2=False))
+    crop_m = crop_matrices(boxes, cascade.level1.config)
+    size = cascade.level1.config.input_size
+    timed("  level 1 crops (warps)", lambda: [warp_batch(faces.images[i], crop_m[i][None], size) for i in range(n)])
+    crops = (torch.cat([warp_batch(faces.images[i], crop_m[i][None], size) for i in range(n)]) / 255.0)
+    crops = crops.contiguous(memory_format=torch.channels_last)
+    timed("  level 1 network", lambda: cascade.level1(crops))
+    result = cascade.predict_batch(faces.images, boxes)
+    p = cascade.level2.config.patch_size
+    timed("  level 2 patches (warps)", lambda: [warp_batch(faces.images[i], result.patch_matrices[i], p) for i in range(n)])
+    patches = torch.stack([warp_batch(faces.images[i], result.patch_matrices[i], p) for i in range(n)]) / 255.0
+    timed("  level 2 network (68 patch networks)", lambda: cascade.level2(patches))
+    trunk_in = (patches.reshape(-1, 3, p, p) - 0.5).contiguous(memory_format=torch.channels_last)
+    timed("    its convolution trunk", lambda: cascade.level2.features(trunk_in))
+
+
+if __name__ == "__main__":
+    main()
