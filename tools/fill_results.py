@@ -1,9 +1,9 @@
 """Write docs/results.md from tools/results_template.md and the outputs of the benchmark runs (verbatim).
 
     .venv/bin/python benchmarks/ablation.py --out docs/results
-    .venv/bin/python benchmarks/vs_dlib.py --out docs/results > vs_dlib.log
-    .venv/bin/facelandmarks benchmark > benchmark.log
-    .venv/bin/python tools/fill_results.py docs/results/ablation.md vs_dlib.log benchmark.log
+    .venv/bin/python benchmarks/vs_dlib.py --out docs/results > out/vs_dlib.log
+    .venv/bin/facelandmarks benchmark --repeats 9 > out/benchmark.log
+    .venv/bin/python tools/fill_results.py docs/results/ablation.md out/vs_dlib.log out/benchmark.log
 """
 import sys
 from pathlib import Path
