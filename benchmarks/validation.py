@@ -25,23 +25,6 @@ from facelandmarks.schemes import IBUG68
 from vs_dlib import hog_boxes
 
 
-def jaw_components(points: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """Mean |error| of the 17 jaw points along and across the true contour, / inter_ocular distance.
-
-    The contour direction at jaw point j is that of the chord between its true neighbours (one-sided
-    at the two ends)."""
-    jaw = np.flatnonzero(IBUG68.point_group() == "jaw")
-    gt, err = truth[:, jaw], points[:, jaw] - truth[:, jaw]
-    ahead = gt[:, np.minimum(np.arange(len(jaw)) + 1, len(jaw) - 1)]
-    behind = gt[:, np.maximum(np.arange(len(jaw)) - 1, 0)]
-    tangent = ahead - behind
-    tangent /= np.linalg.norm(tangent, axis=-1, keepdims=True)
-    along = np.abs((err * tangent).sum(-1))
-    across = np.abs(err[..., 0] * tangent[..., 1] - err[..., 1] * tangent[..., 0])
-    scale = metrics.normalising_distance(truth, "inter_ocular")[:, None]
-    return float((along / scale).mean()), float((across / scale).mean())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", nargs="+", type=Path, help="level-1 file, then optional level-2 and level-3 files")
@@ -65,16 +48,17 @@ def main() -> None:
     groups = IBUG68.point_group()
     names = np.unique(groups)
     print(f"{'':22s} {'mean':>7s}  " + " ".join(f"{n:>10s}" for n in names) + "   jaw: along / across the contour")
+    jaw = np.flatnonzero(groups == "jaw")
     levels = ["level1_points", "level2_points", "points"][:len(args.weights)]
     for flip in (False, True) if args.flip else (False,):
         result = cascade.predict_batch(faces.images, boxes, "dlib_hog", flip=flip)
         for level, name in zip(levels, ("level 1", "+ level 2", "+ level 3")):
             errors = metrics.point_errors(getattr(result, level), faces.points, "inter_ocular", IBUG68)
-            along, across = jaw_components(getattr(result, level), faces.points)
+            along, across = metrics.contour_errors(getattr(result, level), faces.points, jaw)
             label = name + (", flip" if flip else "")
             print(f"{label:22s} {100 * errors.mean():6.2f}%  "
                   + " ".join(f"{100 * errors[:, groups == n].mean():9.2f}%" for n in names)
-                  + f"   {100 * along:.2f}% / {100 * across:.2f}%")
+                  + f"   {100 * along.mean():.2f}% / {100 * across.mean():.2f}%")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import numpy as np
 from .geometry import as_points, box_size, points_box
 from .schemes import IBUG68, LandmarkScheme
 
-__all__ = ["NORMALISERS", "normalising_distance", "point_errors", "nme", "ced", "auc", "failure_rate", "summary"]
+__all__ = ["NORMALISERS", "normalising_distance", "point_errors", "contour_errors", "nme", "ced", "auc",
+           "failure_rate", "summary"]
 
 NORMALISERS = ("inter_ocular", "inter_pupil", "bbox", "bbox_diagonal")
 
@@ -52,6 +53,42 @@ def point_errors(pred: np.ndarray, gt: np.ndarray, norm: str | None = "inter_ocu
     if np.any(d <= 0):
         raise ValueError(f"normalising distance {norm!r} is zero for some ground-truth shape")
     return err / np.asarray(d)[..., None]
+
+
+def contour_errors(pred: np.ndarray, gt: np.ndarray, contour: np.ndarray | list[int], norm: str | None = "inter_ocular",
+                   scheme: LandmarkScheme = IBUG68) -> tuple[np.ndarray, np.ndarray]:
+    """Each contour point's error split into its part along the true contour and across it.
+
+    Args:
+        pred, gt: ``(N, 2)`` or ``(B, N, 2)``.
+        contour: indices of the points of one open contour, in order (e.g. the jaw, points 0-16).
+        norm: normaliser of both parts (``None``: pixels), as in :func:`point_errors`.
+
+    Returns:
+        ``(along, across)``, each ``(K,)`` or ``(B, K)`` for the K contour points, absolute values.
+        The contour's direction at a point is that of the chord between its two true neighbours
+        (one-sided at the ends), so ``along**2 + across**2`` is the squared point error.
+    """
+    pred = as_points(pred, "pred")
+    gt = as_points(gt, "gt")
+    if pred.shape != gt.shape:
+        raise ValueError(f"pred {pred.shape} and gt {gt.shape} must have the same shape")
+    idx = np.asarray(contour, dtype=int).reshape(-1)
+    if len(idx) < 2 or idx.min() < 0 or idx.max() >= gt.shape[-2]:
+        raise ValueError(f"contour must hold at least 2 point indices in 0..{gt.shape[-2] - 1}, got {idx.tolist()}")
+    k = np.arange(len(idx))
+    tangent = gt[..., idx[np.minimum(k + 1, len(idx) - 1)], :] - gt[..., idx[np.maximum(k - 1, 0)], :]
+    length = np.linalg.norm(tangent, axis=-1, keepdims=True)
+    if np.any(length == 0):
+        raise ValueError("contour has coinciding neighbouring ground-truth points: its direction is undefined")
+    tangent = tangent / length
+    err = pred[..., idx, :] - gt[..., idx, :]
+    along = np.abs((err * tangent).sum(-1))
+    across = np.abs(err[..., 0] * tangent[..., 1] - err[..., 1] * tangent[..., 0])
+    if norm is None:
+        return along, across
+    d = np.asarray(normalising_distance(gt, norm, scheme))[..., None]
+    return along / d, across / d
 
 
 def nme(pred: np.ndarray, gt: np.ndarray, norm: str = "inter_ocular", points: str | np.ndarray | None = None,

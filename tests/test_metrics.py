@@ -126,3 +126,34 @@ def test_summary_names_its_threshold():
     out = metrics.summary(np.array([0.0, 0.0, 0.5, 0.5]), 0.08)
     assert out == pytest.approx({"n": 4, "mean": 0.25, "median": 0.25, "auc@0.08": 0.5, "failure@0.08": 0.5})
     assert "auc@0.1" in metrics.summary(np.array([0.0]), 0.1)
+
+
+def test_contour_errors_split_along_and_across_by_hand():
+    gt = np.zeros((68, 2))
+    gt[:17, 0] = np.arange(17) * 2.0  # a straight horizontal "jaw" at y = 0
+    gt[36], gt[45] = (0.0, -10.0), (20.0, -10.0)  # outer eye corners: inter_ocular = 20
+    pred = gt.copy()
+    pred[3] += (3.0, 0.0)  # slides along the contour only
+    pred[10] += (0.0, 4.0)  # moves across it only
+    pred[16] += (3.0, 4.0)  # the end point (one-sided direction): both
+    along, across = metrics.contour_errors(pred, gt, range(17), norm=None)
+    assert along.shape == across.shape == (17,)
+    np.testing.assert_allclose(along[[3, 10, 16]], [3.0, 0.0, 3.0])
+    np.testing.assert_allclose(across[[3, 10, 16]], [0.0, 4.0, 4.0])
+    np.testing.assert_allclose(np.hypot(along, across), metrics.point_errors(pred, gt, None)[:17])
+    along_n, _ = metrics.contour_errors(np.stack([pred, pred]), np.stack([gt, gt]), range(17))
+    np.testing.assert_allclose(along_n, np.stack([along, along]) / 20.0)  # batch, normalised by 20 px
+
+
+def test_contour_errors_bad_input():
+    gt = np.random.default_rng(0).normal(size=(68, 2))
+    with pytest.raises(ValueError, match="at least 2"):
+        metrics.contour_errors(gt, gt, [3])
+    with pytest.raises(ValueError, match="0..67"):
+        metrics.contour_errors(gt, gt, [0, 70])
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.contour_errors(gt[:10], gt, [0, 1])
+    flat = gt.copy()
+    flat[1] = flat[0]
+    with pytest.raises(ValueError, match="coinciding"):
+        metrics.contour_errors(flat, flat, [0, 1, 2])
