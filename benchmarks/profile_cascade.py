@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--float", action="store_true", help="the fused float cascade instead of the int8 trunks")
+    parser.add_argument("--chunks", type=int, nargs="*", default=[2, 4, 8, 64],
+                        help="also compare these chunk sizes of predict_batch (faces per network call), "
+                             "fused and int8, in interleaved rounds")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
@@ -85,6 +88,24 @@ def main() -> None:
     timed("  level 2 network (68 patch networks)", lambda: cascade.level2(patches))
     trunk_in = (patches.reshape(-1, 3, p, p) - 0.5).contiguous(memory_format=torch.channels_last)
     timed("    its convolution trunk", lambda: cascade.level2.features(trunk_in))
+    if args.chunks:
+        compare_chunks(faces, boxes, args.chunks, args.repeats)
+
+
+def compare_chunks(faces: datasets.FaceSet, boxes: np.ndarray, chunks: list[int], rounds: int) -> None:
+    """Faces per second of the whole cascade for each chunk size, fused and int8; the rounds
+    interleave every setting so that a machine whose speed drifts favours none."""
+    models = {"fused float": load_pretrained(fuse=True), "int8 trunks": load_pretrained(int8=True)}
+    rates: dict[tuple[str, int], list[float]] = {}
+    for _ in range(rounds):
+        for name, cascade in models.items():
+            for chunk in chunks:
+                t0 = time.perf_counter()
+                cascade.predict_batch(faces.images, boxes, chunk=chunk)
+                rates.setdefault((name, chunk), []).append(len(faces) / (time.perf_counter() - t0))
+    print(f"faces/s for all {len(faces)} faces at once by chunk size (median of {rounds} interleaved rounds):")
+    for name in models:
+        print(f"  {name:12s} " + "  ".join(f"chunk {c}: {np.median(rates[name, c]):5.1f}" for c in chunks))
 
 
 if __name__ == "__main__":

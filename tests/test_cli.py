@@ -84,3 +84,14 @@ def test_evaluate_with_level3_reports_three_levels(few_faces, tmp_path, capsys):
 def test_show_data_writes_a_figure(data_root, tmp_path):
     assert main(["show-data", "--data", str(data_root), "--out", str(tmp_path / "faces.png"), "-n", "4"]) == 0
     assert (tmp_path / "faces.png").stat().st_size > 10000
+
+
+def test_benchmark_times_every_variant(data_root, capsys):
+    pytest.importorskip("dlib", reason="the benchmark also times dlib's detector (pip install dlib-bin)")
+    assert main(["benchmark", "--batch-size", "2", "--repeats", "1", "--data", str(data_root)]) == 0
+    text = capsys.readouterr().out
+    for label in ("plain", "fused (BN folded", "int8 trunks"):
+        row = next(line for line in text.splitlines() if line.startswith(label))
+        ms, ms_l1, fps = (float(v) for v in row.split()[-3:])
+        assert ms > 0 and ms_l1 > 0 and fps > 0, row
+    assert text.count("speed-up of") == 2 and "fastest at batch 1:" in text and "face detection (dlib_hog)" in text
