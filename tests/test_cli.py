@@ -95,3 +95,15 @@ def test_benchmark_times_every_variant(data_root, capsys):
         ms, ms_l1, fps = (float(v) for v in row.split()[-3:])
         assert ms > 0 and ms_l1 > 0 and fps > 0, row
     assert text.count("speed-up of") == 2 and "fastest at batch 1:" in text and "face detection (dlib_hog)" in text
+
+
+def test_evaluate_int8_matches_float_closely(few_faces, tmp_path, capsys):
+    means = {}
+    for flag in ([], ["--int8"]):
+        assert main(["evaluate", str(few_faces), "--out", str(tmp_path), "--boxes", "jittered", *flag]) == 0
+        line = next(l for l in capsys.readouterr().out.splitlines() if l.strip().startswith("level 2"))
+        means[bool(flag)] = float(line.split("mean")[1].split("%")[0])
+    assert abs(means[True] - means[False]) < 0.3, means  # NME points, 4 faces
+    with pytest.raises(SystemExit, match="--int8"):
+        main(["evaluate", str(few_faces), "--out", str(tmp_path), "--int8",
+              "--level1-weights", "x.pt", "--level2-weights", "y.pt"])

@@ -106,8 +106,9 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
 CHUNK = 8
 """Faces per network call in :meth:`Cascade.predict_batch`. Small chunks keep a call's activations
 (about 2 MB per face for level 1's first layer, 4 MB for level 2's) in the CPU's cache: on the
-2-core development machine 8 faces at a time ran the fused float cascade about 1.4x faster than 64
-(45 -> 65 faces/s, interleaved runs) and the int8 one as fast (72.5 faces/s both)."""
+2-core development machine, 64 faces ran through the fused float cascade at 72.0 faces/s in chunks
+of 8 against 44.4 in one chunk of 64, and through the int8 one at 82.2 against 71.3
+(``benchmarks/profile_cascade.py``, medians of 5 interleaved rounds)."""
 
 
 class Cascade(nn.Module):
