@@ -77,3 +77,9 @@ def test_int8_trunk_is_tied_to_its_float_file(calibrated, tmp_path):
     quantize.load_int8(fresh.level2, tmp_path / "a.int8.pt", float_weights=float_a)  # its own file: fine
     with pytest.raises(ValueError, match="another version of .*b.pt"):
         quantize.load_int8(load_pretrained(fuse=True).level2, tmp_path / "a.int8.pt", float_weights=float_b)
+
+
+def test_missing_x86_engine_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(quantize, "_engines", lambda: ["qnnpack", "none"])  # e.g. an ARM build
+    with pytest.raises(RuntimeError, match="x86 quantized engine.*qnnpack.*fuse=True"):
+        load_pretrained(int8=True)

@@ -43,10 +43,17 @@ def _example(net: nn.Module) -> torch.Tensor:
     return torch.zeros(1, getattr(cfg, "in_channels", 3), size, size)
 
 
+def _engines() -> list[str]:
+    return list(torch.backends.quantized.supported_engines)
+
+
 def _prepare(trunk: nn.Module, example: torch.Tensor) -> nn.Module:
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import prepare_fx
 
+    if "x86" not in _engines():
+        raise RuntimeError(f"int8 trunks need PyTorch's x86 quantized engine; this build has {_engines()}. "
+                           "Use the float cascade: load_pretrained(fuse=True)")
     torch.backends.quantized.engine = "x86"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
