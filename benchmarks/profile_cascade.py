@@ -64,27 +64,29 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} faces at once; "
           f"{'fused float' if args.float else 'int8 trunks'}; median of {args.repeats}, ms per face")
 
-    def timed(label: str, fn) -> None:
-        fn()
+    def timed(label: str, fn):
+        """Print the median time of ``fn`` per face; return its (last) result."""
+        result = fn()
         times = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            fn()
+            result = fn()
             times.append(time.perf_counter() - t0)
         print(f"  {label:38s} {1000 * np.median(times) / n:6.2f}", flush=True)
+        return result
 
     timed("whole cascade (levels 1 + 2)", lambda: cascade.predict_batch(faces.images, boxes))
     timed("level 1 alone (crops + network + maths)", lambda: cascade.predict_batch(faces.images, boxes, use_level2=False))
     crop_m = crop_matrices(boxes, cascade.level1.config)
     size = cascade.level1.config.input_size
-    timed("  level 1 crops (warps)", lambda: [warp_batch(faces.images[i], crop_m[i][None], size) for i in range(n)])
-    crops = (torch.cat([warp_batch(faces.images[i], crop_m[i][None], size) for i in range(n)]) / 255.0)
-    crops = crops.contiguous(memory_format=torch.channels_last)
+    crops = timed("  level 1 crops (warps)", lambda: [warp_batch(faces.images[i], crop_m[i][None], size) for i in range(n)])
+    crops = (torch.cat(crops) / 255.0).contiguous(memory_format=torch.channels_last)
     timed("  level 1 network", lambda: cascade.level1(crops))
     result = cascade.predict_batch(faces.images, boxes)
     p = cascade.level2.config.patch_size
-    timed("  level 2 patches (warps)", lambda: [warp_batch(faces.images[i], result.patch_matrices[i], p) for i in range(n)])
-    patches = torch.stack([warp_batch(faces.images[i], result.patch_matrices[i], p) for i in range(n)]) / 255.0
+    patches = timed("  level 2 patches (warps)",
+                    lambda: [warp_batch(faces.images[i], result.patch_matrices[i], p) for i in range(n)])
+    patches = torch.stack(patches) / 255.0
     timed("  level 2 network (68 patch networks)", lambda: cascade.level2(patches))
     trunk_in = (patches.reshape(-1, 3, p, p) - 0.5).contiguous(memory_format=torch.channels_last)
     timed("    its convolution trunk", lambda: cascade.level2.features(trunk_in))

@@ -98,8 +98,8 @@ def _load_cascade(args: argparse.Namespace) -> "Cascade":
                              "(quantize your own with facelandmarks.models.quantize)")
         return Cascade.from_files(args.level1_weights, None if args.no_level2 else args.level2_weights,
                                   None if args.no_level2 else args.level3_weights)
-    return load_pretrained(level2=None if args.no_level2 else "k3", level3="k3" if args.level3 and not args.no_level2 else None,
-                           fuse=True, int8=args.int8)
+    return load_pretrained(level2=None if args.no_level2 else "k3", level3="k3" if args.level3 else None,
+                           fuse=True, int8=args.int8)  # load_pretrained ignores level 3 without level 2
 
 
 def _predict(args: argparse.Namespace) -> int:

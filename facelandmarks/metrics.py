@@ -42,17 +42,27 @@ def normalising_distance(gt: np.ndarray, norm: str = "inter_ocular", scheme: Lan
 def point_errors(pred: np.ndarray, gt: np.ndarray, norm: str | None = "inter_ocular",
                  scheme: LandmarkScheme = IBUG68) -> np.ndarray:
     """Per-point Euclidean errors ``(N,)`` or ``(B, N)``, divided by the normaliser (``None``: pixels)."""
+    pred, gt = _checked_pair(pred, gt)
+    return np.linalg.norm(pred - gt, axis=-1) / _per_point_scale(gt, norm, scheme)
+
+
+def _checked_pair(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pred = as_points(pred, "pred")
     gt = as_points(gt, "gt")
     if pred.shape != gt.shape:
         raise ValueError(f"pred {pred.shape} and gt {gt.shape} must have the same shape")
-    err = np.linalg.norm(pred - gt, axis=-1)
+    return pred, gt
+
+
+def _per_point_scale(gt: np.ndarray, norm: str | None, scheme: LandmarkScheme) -> np.ndarray | float:
+    """What per-point errors of ``gt``'s shape(s) are divided by: 1 (``norm=None``, pixels) or the
+    normalising distance, ``()`` or ``(B, 1)``; a zero distance is an error."""
     if norm is None:
-        return err
+        return 1.0
     d = normalising_distance(gt, norm, scheme)
     if np.any(d <= 0):
         raise ValueError(f"normalising distance {norm!r} is zero for some ground-truth shape")
-    return err / np.asarray(d)[..., None]
+    return np.asarray(d)[..., None]
 
 
 def contour_errors(pred: np.ndarray, gt: np.ndarray, contour: np.ndarray | list[int], norm: str | None = "inter_ocular",
@@ -69,10 +79,7 @@ def contour_errors(pred: np.ndarray, gt: np.ndarray, contour: np.ndarray | list[
         The contour's direction at a point is that of the chord between its two true neighbours
         (one-sided at the ends), so ``along**2 + across**2`` is the squared point error.
     """
-    pred = as_points(pred, "pred")
-    gt = as_points(gt, "gt")
-    if pred.shape != gt.shape:
-        raise ValueError(f"pred {pred.shape} and gt {gt.shape} must have the same shape")
+    pred, gt = _checked_pair(pred, gt)
     idx = np.asarray(contour, dtype=int).reshape(-1)
     if len(idx) < 2 or idx.min() < 0 or idx.max() >= gt.shape[-2]:
         raise ValueError(f"contour must hold at least 2 point indices in 0..{gt.shape[-2] - 1}, got {idx.tolist()}")
@@ -85,10 +92,8 @@ def contour_errors(pred: np.ndarray, gt: np.ndarray, contour: np.ndarray | list[
     err = pred[..., idx, :] - gt[..., idx, :]
     along = np.abs((err * tangent).sum(-1))
     across = np.abs(err[..., 0] * tangent[..., 1] - err[..., 1] * tangent[..., 0])
-    if norm is None:
-        return along, across
-    d = np.asarray(normalising_distance(gt, norm, scheme))[..., None]
-    return along / d, across / d
+    scale = _per_point_scale(gt, norm, scheme)
+    return along / scale, across / scale
 
 
 def nme(pred: np.ndarray, gt: np.ndarray, norm: str = "inter_ocular", points: str | np.ndarray | None = None,
