@@ -33,7 +33,8 @@ def _train(args: argparse.Namespace) -> int:
     val_set = datasets.FaceSet.load(val_faces)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       val_fraction=args.val_fraction, threads=args.threads, limit=args.limit,
-                      augment=AUGMENTS[args.augment], box_shift=args.box_shift, box_scale=args.box_scale)
+                      augment=AUGMENTS[args.augment], box_shift=args.box_shift, box_scale=args.box_scale,
+                      loss=args.loss, device=args.device)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.level}_split.json").write_text(json.dumps({
         "seed": args.seed, "val_fraction": args.val_fraction,
@@ -332,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--box-scale", type=float, default=0.05,
                    help="std of the box log-size jitter (docs/detection.md: detector boxes ~0.085)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+    p.add_argument("--loss", choices=["l1", "wing"], default="l1",
+                   help="l1 (the default, as the shipped paper-faithful runs) or wing (Feng et al. 2018)")
+    p.add_argument("--device", default="cpu", help="torch device for the model and batches (cpu, cuda, mps)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training faces (quick runs)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--init", type=Path, default=None, help="start from the weights of this model file (a second cycle)")

@@ -23,10 +23,20 @@ __all__ = [
 
 ENV_VAR = "FACELANDMARKS_DATA"
 SPLITS = {
-    "train": ("300w/afw", "300w/helen/trainset"),
-    "test": ("300w/helen/testset",),
+    "train": ("300w/afw", "300w/helen/trainset", "300w/lfpw/trainset"),
+    "helen": ("300w/helen/testset",),
+    "lfpw": ("300w/lfpw/testset",),
+    "common": ("300w/lfpw/testset", "300w/helen/testset"),
+    "test": ("300w/lfpw/testset", "300w/helen/testset"),
 }
-"""Named splits: folders under the data root. ``train`` = AFW + HELEN train, ``test`` = HELEN test."""
+"""Named splits: folders under the data root.
+
+``train`` = AFW + HELEN train + LFPW train (2,012 faces in the shared data; 300-W's training set
+without iBUG). The test splits are ``helen`` (HELEN test, 250 faces here), ``lfpw`` (LFPW test, 150
+here) and ``common`` = both (400 faces here; 300-W's full "common subset" has 554, Sagonas et al.,
+Image and Vision Computing 2016). ``test`` is another name for ``common``: every test face we have.
+Validation faces are always drawn from ``train`` (:func:`train_val_split`), never from a test split.
+"""
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff")
 
 _HOW_TO_GET = (

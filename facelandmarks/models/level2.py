@@ -93,7 +93,7 @@ class Level2Net(nn.Module):
         b, n, k, _ = offsets.shape
         pred = centres[:, :, None, :] + offsets * self.config.patch_size  # (B, N, K, 2)
         idx = self.neighbours.reshape(1, n * k, 1).expand(b, n * k, 2)
-        total = torch.zeros(b, n, 2, dtype=pred.dtype).scatter_add_(1, idx, pred.reshape(b, n * k, 2))
+        total = torch.zeros(b, n, 2, dtype=pred.dtype, device=pred.device).scatter_add_(1, idx, pred.reshape(b, n * k, 2))
         count = torch.bincount(self.neighbours.reshape(-1), minlength=n).to(pred.dtype)
         return total / count.view(1, n, 1)
 
