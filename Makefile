@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 FACELANDMARKS_DATA ?= $(abspath ../shared/data)
 export FACELANDMARKS_DATA
 
-.PHONY: venv demo test test-fast book show-data benchmark clean
+.PHONY: venv demo test test-fast book show-data benchmark weights clean
 
 venv: $(VENV)/.installed
 
@@ -38,6 +38,10 @@ book: venv
 
 show-data: venv
 	$(BIN)/facelandmarks show-data --out out/faces.png
+
+# Rebuild the shipped weights from scratch (facelandmarks/weights/README.md): resumable, logs its wall-clock.
+weights: venv
+	$(BIN)/facelandmarks recipe --out runs/recipe
 
 benchmark: venv
 	$(BIN)/facelandmarks benchmark

@@ -308,6 +308,14 @@ def _show_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(args: argparse.Namespace) -> int:
+    from .recipe import run_recipe
+
+    extra = ("--device", args.device) if args.device != "cpu" else ()
+    run_recipe(args.out, args.data, extra=extra)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelandmarks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -343,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="level 2: also train on this level-1 model's real predictions on the training faces")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(func=_train)
+
+    p = sub.add_parser("recipe", help="rebuild the shipped weights from scratch: every training run in order, resumable")
+    p.add_argument("--out", type=Path, default=Path("runs/recipe"), help="output folder (default runs/recipe)")
+    p.add_argument("--data", default=None, help="data root (default: $FACELANDMARKS_DATA)")
+    p.add_argument("--device", default="cpu", help="torch device for every run (the shipped runs: cpu)")
+    p.set_defaults(func=_recipe)
 
     def model_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--no-level2", action="store_true", help="level 1 only")

@@ -1,0 +1,128 @@
+"""The recipe that rebuilds the shipped weights from scratch: every training run in order, resumable.
+
+``facelandmarks recipe --out runs/recipe`` (or ``make weights``) runs the steps of :data:`STEPS`,
+each one a ``facelandmarks train ...`` command in its own process, two at a time where they do not
+depend on each other (one thread each, so the 2-core machine's cores are both busy), and records
+each step's start, end and wall-clock seconds in ``OUT/recipe_log.csv``, plus the total in
+``OUT/recipe_time.txt``. Run it again after an interruption: finished steps (their weight file exists)
+are skipped and an unfinished one resumes from its last epoch checkpoint (``train`` resumes by
+default), so the total is the sum of the logged wall-clock of every attempt.
+
+The split is the seed-0 one of :func:`facelandmarks.datasets.train_val_split` on the ``train`` split
+(10% validation faces, never the test faces); every step uses seed 0. The shipped files are
+``level1_c2/level1.pt`` -> ``level1_deep.pt``, ``level2_ft/level2.pt`` -> ``level2_k3.pt`` and
+``shallow/level1.pt`` -> ``level1_shallow.pt`` (the depth ablation's baseline).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Step", "STEPS", "run_recipe"]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One training run of the recipe: ``facelandmarks train ARGS --out OUT/name``."""
+
+    name: str  # its folder under the recipe's output folder
+    args: tuple[str, ...]  # arguments of `facelandmarks train` ({out} = the recipe's output folder)
+    weights: str  # the file it ends with, relative to its folder
+    after: tuple[str, ...] = ()  # steps whose weights it needs
+
+
+STEPS: tuple[Step, ...] = (
+    # the paper's Table 1a network, L1 loss on unit crop coordinates (the wing loss lost on the
+    # validation faces: facelandmarks/weights/README.md), full augmentation
+    Step("level1", ("level1", "--epochs", "60", "--threads", "1", "--seed", "0"), "level1.pt"),
+    # a second cosine cycle: lighter augmentation, box jitter as wide as the detector's (docs/detection.md)
+    Step("level1_c2", ("level1", "--init", "{out}/level1/level1.pt", "--epochs", "30", "--lr", "1e-3", "--augment", "light",
+                       "--box-shift", "0.075", "--box-scale", "0.085", "--threads", "1", "--seed", "0"), "level1.pt",
+         after=("level1",)),
+    # the paper's Table 1b patch networks (K = 3) on simulated level-1 errors, beside level 1
+    Step("level2_sim", ("level2", "--k", "3", "--epochs", "12", "--threads", "1", "--seed", "0"), "level2.pt"),
+    # the depth ablation's shallow baseline (Sun et al. 2013-like), beside the rest
+    Step("shallow", ("shallow", "--epochs", "60", "--threads", "1", "--seed", "0"), "level1.pt", after=("level2_sim",)),
+    # level 2 re-tuned on level 1's real errors, with detector-like box jitter
+    Step("level2_ft", ("level2", "--k", "3", "--level1", "{out}/level1_c2/level1.pt", "--init", "{out}/level2_sim/level2.pt",
+                       "--lr", "5e-4", "--epochs", "4", "--box-shift", "0.075", "--box-scale", "0.085",
+                       "--threads", "2", "--seed", "0"), "level2.pt", after=("level1_c2", "level2_sim")),
+)
+
+
+def _append_row(path: Path, row: dict) -> None:
+    new = not path.is_file()
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def run_recipe(out: str | os.PathLike, data: str | None = None, parallel: int = 2,
+               extra: tuple[str, ...] = (), steps: tuple[Step, ...] = STEPS) -> float:
+    """Run every step of ``steps`` not yet finished, at most ``parallel`` at once, in dependency order.
+
+    Args:
+        out: the recipe's output folder (one sub-folder per step, logs, ``recipe_log.csv``).
+        data: the data root (default ``$FACELANDMARKS_DATA``).
+        extra: more arguments for every ``facelandmarks train`` call (e.g. ``("--device", "cuda")``).
+
+    Returns:
+        The total wall-clock seconds of every attempt so far (``OUT/recipe_log.csv``).
+
+    Raises:
+        RuntimeError: a step failed (its log file is named); finished steps stay finished.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "recipe_log.csv"
+    done = {s.name for s in steps if (out / s.name / s.weights).is_file()}
+    running: dict[str, tuple[subprocess.Popen, float, object]] = {}
+    t_start = time.time()
+    while len(done) < len(steps):
+        for step in steps:
+            if step.name in done or step.name in running or len(running) >= parallel:
+                continue
+            if not all(a in done for a in step.after):
+                continue
+            cmd = [sys.executable, "-m", "facelandmarks.cli", "train",
+                   *(a.format(out=out) for a in step.args), "--out", str(out / step.name), *extra]
+            if data is not None:
+                cmd += ["--data", str(data)]
+            (out / step.name).mkdir(exist_ok=True)
+            handle = open(out / step.name / "stdout.txt", "a")
+            handle.write(f"# {' '.join(cmd)}\n")
+            handle.flush()
+            print(f"recipe: start {step.name}: {' '.join(cmd[3:])}", flush=True)
+            running[step.name] = (subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT), time.time(), handle)
+        if not running:
+            missing = [s.name for s in steps if s.name not in done]
+            raise RuntimeError(f"recipe: steps {missing} wait for steps that cannot run")
+        time.sleep(2)
+        for name, (proc, t0, handle) in list(running.items()):
+            if proc.poll() is None:
+                continue
+            handle.close()
+            del running[name]
+            _append_row(log, {"step": name, "start": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t0)),
+                              "end": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(time.time() - t0, 1),
+                              "returncode": proc.returncode})
+            if proc.returncode != 0:
+                for other, (p, _, h) in running.items():
+                    p.terminate()
+                    h.close()
+                raise RuntimeError(f"recipe: step {name} failed (exit {proc.returncode}); see {out / name / 'stdout.txt'}")
+            done.add(name)
+            print(f"recipe: {name} done in {time.time() - t0:.0f} s", flush=True)
+    attempt = time.time() - t_start
+    _append_row(out / "recipe_attempts.csv", {"end": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": round(attempt, 1)})
+    total = sum(float(r["seconds"]) for r in csv.DictReader(open(out / "recipe_attempts.csv")))
+    (out / "recipe_time.txt").write_text(f"{total:.0f} s wall-clock over all attempts ({total / 60:.1f} min)\n")
+    print(f"recipe: all steps done; {total / 60:.1f} min wall-clock over all attempts", flush=True)
+    return total
