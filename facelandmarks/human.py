@@ -1516,7 +1516,7 @@ def run_study(root: str | os.PathLike | None = None, cascade: "Cascade | None" =
     model_spread = model_repeatability(model, refs, n=rep.n_repeats) if n_jitter >= rep.n_repeats else None
     lfpw = load_lfpw(root=root)
     spread = lfpw_spread(lfpw)
-    helen = load_split("test", root, limit=helen_limit, progress=progress)
+    helen = load_split("helen", root, limit=helen_limit, progress=progress)
     if boxes == "detector":
         try:
             from . import detect  # noqa: F401  (optional until the detector module ships)

@@ -25,14 +25,14 @@ def data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def train_faces(data_root: Path) -> list[datasets.Face]:
-    """The 1,207 training faces (AFW + HELEN train), on disk only."""
+    """The 2,012 training faces (AFW + HELEN train + LFPW train), on disk only."""
     return datasets.split_faces("train", data_root)
 
 
 @pytest.fixture(scope="session")
 def test_faces(data_root: Path) -> list[datasets.Face]:
-    """The 250 test faces (HELEN test), on disk only."""
-    return datasets.split_faces("test", data_root)
+    """The 400 test faces of the ``common`` split (LFPW test + HELEN test), on disk only."""
+    return datasets.split_faces("common", data_root)
 
 
 @pytest.fixture(scope="session")

@@ -409,7 +409,8 @@ def synthetic_originals(tmp_path):
     faces = {}
     layout = {("afw", "afw"): [("4001_1", 300, 220, (40.3, 30.7, 120.9, 130.2)),   # window leaves the photo
                                ("4001_2", 260, 260, (100.0, 90.5, 160.25, 170.0))],
-              ("helen", "helen/trainset"): [("77_1", 400, 300, (150.6, 80.1, 260.4, 200.8))]}
+              ("helen", "helen/trainset"): [("77_1", 400, 300, (150.6, 80.1, 260.4, 200.8))],
+              ("lfpw", "lfpw/trainset"): [("image_0001", 320, 240, (90.2, 50.4, 200.7, 180.3))]}
     for (source, subset), specs in layout.items():
         for name, w, h, box in specs:
             pts = _synthetic_face(rng, w, h, box)
@@ -465,18 +466,20 @@ def test_script_prepares_downloaded_zips_into_a_data_root_the_package_reads(synt
     root, faces = synthetic_originals
     dest = root / "data"
     (dest / "downloads").mkdir(parents=True)
-    for source in ("afw", "helen"):
+    for source in ("afw", "helen", "lfpw"):
         folder = root / "originals" / source
         members = {f"{source}/{p.relative_to(folder).as_posix()}": p.read_bytes() for p in folder.rglob("*") if p.is_file()}
         (dest / "downloads" / f"{source}.zip").write_bytes(_zip_bytes(members))
     messages: list[str] = []
-    args = ["prepare", "--dest", str(dest), "--parts", "afw", "helen", "--quiet"]
+    args = ["prepare", "--dest", str(dest), "--parts", "afw", "helen", "lfpw", "--quiet"]
     assert fetch_300w.main(args, log=messages.append) == 0, messages
     with open(dest / "300w" / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["subset"] + "/" + r["name"] for r in rows] == ["afw/4001_1", "afw/4001_2", "helen/trainset/77_1"]
-    train = datasets.split_faces("train", dest)
-    assert [f.name for f in train] == ["4001_1", "4001_2", "77_1"]
+    assert [r["subset"] + "/" + r["name"] for r in rows] == ["afw/4001_1", "afw/4001_2", "helen/trainset/77_1",
+                                                             "lfpw/trainset/image_0001"]
+    train = datasets.split_faces("train", dest)  # the official LFPW zip lands where the `train` split reads it
+    assert [f"{f.subset}/{f.name}" for f in train] == ["afw/4001_1", "afw/4001_2", "helen/trainset/77_1",
+                                                       "lfpw/trainset/image_0001"]
     before = _snapshot(dest)
     again = subprocess.run([sys.executable, str(DATA_SCRIPTS / "fetch_300w.py"), *args], cwd=root / "originals",
                            capture_output=True, text=True, timeout=120)  # from another folder: same result

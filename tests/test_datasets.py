@@ -57,11 +57,15 @@ def test_list_faces_errors(tmp_path):
 
 
 def test_split_counts(train_faces, test_faces):
-    # train = all 337 AFW faces + 870 HELEN train faces; test = 250 HELEN test faces
+    # train = all 337 AFW faces + 870 HELEN train + 805 LFPW train; common = 150 LFPW test + 250 HELEN test
     subsets = [f.subset for f in train_faces]
-    assert len(train_faces) == 1207 == 337 + 870
-    assert subsets.count("afw") == 337 and subsets.count("helen/trainset") == 870
-    assert len(test_faces) == 250 and {f.subset for f in test_faces} == {"helen/testset"}
+    assert len(train_faces) == 2012 == 337 + 870 + 805
+    assert subsets.count("afw") == 337 and subsets.count("helen/trainset") == 870 and subsets.count("lfpw/trainset") == 805
+    assert len(test_faces) == 400
+    helen, lfpw = datasets.split_faces("helen"), datasets.split_faces("lfpw")
+    assert len(helen) == 250 and {f.subset for f in helen} == {"helen/testset"}
+    assert len(lfpw) == 150 and {f.subset for f in lfpw} == {"lfpw/testset"}
+    assert test_faces == lfpw + helen == datasets.split_faces("test")
     assert not {f.image_path for f in train_faces} & {f.image_path for f in test_faces}
     assert all(f.image_path.is_file() and f.pts_path.is_file() for f in train_faces[:5] + test_faces[:5])
     with pytest.raises(KeyError, match="unknown split 'validation'"):
@@ -72,11 +76,11 @@ def test_train_val_split_is_deterministic_disjoint_and_never_touches_test(train_
     train, val = datasets.train_val_split(train_faces, 0.1, seed=0)
     again_train, again_val = datasets.train_val_split(train_faces, 0.1, seed=0)
     assert (train, val) == (again_train, again_val)
-    assert len(val) == round(0.1 * 1207) == 121 and len(train) == 1207 - 121
+    assert len(val) == round(0.1 * 2012) == 201 and len(train) == 2012 - 201
     assert not set(train) & set(val)
     assert set(train) | set(val) == set(train_faces)
     assert not {f.image_path for f in train + val} & {f.image_path for f in test_faces}
-    assert {f.subset for f in val} == {"afw", "helen/trainset"}  # a shuffle, not the first or last folder
+    assert {f.subset for f in val} == {"afw", "helen/trainset", "lfpw/trainset"}  # a shuffle, not the first or last folder
     _, other_val = datasets.train_val_split(train_faces, 0.1, seed=1)
     assert set(other_val) != set(val)
     with pytest.raises(ValueError, match="val_fraction"):
