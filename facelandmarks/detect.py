@@ -20,6 +20,9 @@ Example:
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -131,22 +134,57 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-@lru_cache(maxsize=None)
-def _lbp_cascade():
+class _Pool:
+    """Detector objects lent one per concurrent call, so that threads never share one.
+
+    dlib's detector keeps the image's feature pyramid inside the object while it scans: two threads
+    scanning with one object read each other's pyramids and return each other's boxes (issue 14).
+    A call borrows an idle object (or builds one) and gives it back; the lock guards only the list of
+    idle objects, never a detection, so threads detect in parallel. At most as many objects are built
+    as calls ever ran at once (dlib's takes ~0.3 s to build, scikit-image's ~3 ms).
+    """
+
+    def __init__(self, build: Callable[[], object]) -> None:
+        self._build = build
+        self._idle: list[object] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self) -> Iterator[object]:
+        with self._lock:
+            obj = self._idle.pop() if self._idle else None
+        if obj is None:
+            obj = self._build()
+        try:
+            yield obj
+        finally:
+            with self._lock:
+                self._idle.append(obj)
+
+    def clear(self) -> None:
+        """Forget the idle objects (the next call builds afresh)."""
+        with self._lock:
+            self._idle.clear()
+
+
+def _build_lbp_cascade() -> object:
     from skimage.data import lbp_frontal_face_cascade_filename
     from skimage.feature import Cascade
 
     return Cascade(lbp_frontal_face_cascade_filename())
 
 
-@lru_cache(maxsize=None)
-def _dlib_detector():
+def _build_dlib_detector() -> object:
     try:
         import dlib
     except ImportError:
         raise ImportError("detector 'dlib_hog' needs dlib: pip install dlib-bin (the PyPI wheel of dlib), "
                           "or use detector='skimage_lbp'") from None
     return dlib.get_frontal_face_detector()
+
+
+_LBP_CASCADES = _Pool(_build_lbp_cascade)
+_DLIB_DETECTORS = _Pool(_build_dlib_detector)
 
 
 def _group(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,9 +213,10 @@ def _lbp_windows(image: np.ndarray, scale_factor: float = LBP_SCALE_FACTOR,
     if smallest > side:
         return np.zeros((0, 4))
     # min_neighbor_number=1 and an unreachable merge threshold: every window comes back, grouped by _group
-    found = _lbp_cascade().detect_multi_scale(img=image, scale_factor=scale_factor, step_ratio=step_ratio,
-                                              min_size=(smallest, smallest), max_size=(side, side),
-                                              min_neighbor_number=1, intersection_score_threshold=1.01)
+    with _LBP_CASCADES.borrow() as cascade:
+        found = cascade.detect_multi_scale(img=image, scale_factor=scale_factor, step_ratio=step_ratio,
+                                           min_size=(smallest, smallest), max_size=(side, side),
+                                           min_neighbor_number=1, intersection_score_threshold=1.01)
     # window at row r, column c of width w covers pixels c .. c + w - 1, i.e. the extent [c - 0.5, c + w - 0.5]
     return np.array([[d["c"], d["r"], d["c"] + d["width"], d["r"] + d["height"]] for d in found],
                     dtype=np.float64).reshape(-1, 4) - 0.5
@@ -192,7 +231,8 @@ def _detect_lbp(image: np.ndarray) -> np.ndarray:
 
 
 def _detect_dlib(image: np.ndarray) -> np.ndarray:
-    dets, scores, _ = _dlib_detector().run(np.ascontiguousarray(image), DLIB_UPSAMPLE, 0.0)
+    with _DLIB_DETECTORS.borrow() as detector:
+        dets, scores, _ = detector.run(np.ascontiguousarray(image), DLIB_UPSAMPLE, 0.0)
     # dlib rectangles are inclusive pixel indices: left .. right covers the extent [left - 0.5, right + 0.5]
     boxes = np.array([[d.left(), d.top(), d.right() + 1, d.bottom() + 1] for d in dets], dtype=np.float64) - 0.5
     return boxes.reshape(-1, 4)[np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")]

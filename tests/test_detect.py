@@ -98,13 +98,13 @@ def test_unknown_detector_and_tiny_images():
 
 
 def test_missing_dlib_gives_a_clear_error(monkeypatch):
-    detect._dlib_detector.cache_clear()
+    detect._DLIB_DETECTORS.clear()
     monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` now raises ImportError
     try:
         with pytest.raises(ImportError, match="pip install dlib-bin"):
             detect.detect_faces(np.zeros((50, 50, 3), np.uint8), "dlib_hog")
     finally:
-        detect._dlib_detector.cache_clear()
+        detect._DLIB_DETECTORS.clear()
 
 
 @pytest.mark.parametrize("detector", detect.DETECTORS)
