@@ -183,6 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     for k in dict.fromkeys(kinds):
         sel = kinds == k
         print(f"  {k:14s} median score {np.median(held[sel]):.2f}, below {threshold:.2f}: {100 * (held[sel] < threshold).mean():.0f}%")
+    clean = kinds == "clean"
+    bgr = cascade.predict_batch([im[..., ::-1] for im in faces.images], boxes[clean], score=False).points
+    nme_bgr = metrics.nme(bgr, faces.points)
+    print(f"\nchannel order on the {len(faces)} clean validation faces: RGB mean NME {nme[clean].mean():.4f}, "
+          f"BGR (an OpenCV array passed as it is) {nme_bgr.mean():.4f} (x{nme_bgr.mean() / nme[clean].mean():.2f}); "
+          f"failures > 0.08: RGB {int((nme[clean] > THRESHOLD).sum())}, BGR {int((nme_bgr > THRESHOLD).sum())}")
     params = replace(fit(best, np.ones(len(cases), bool)), threshold=threshold,
                      made_by="benchmarks/confidence.py --write" + (f" --limit {args.limit}" if args.limit else ""))
     if args.write:
