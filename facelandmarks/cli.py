@@ -71,7 +71,8 @@ def _collect_images(inputs: list[Path]) -> list[Path]:
     return paths
 
 
-def _save_overlay(path: Path, image: np.ndarray, result: object, title: str) -> None:
+def _save_overlay(path: Path, image: np.ndarray, results: object, title: str) -> None:
+    """An overlay of one result or a list of them (every face: its points, detector box, index and score)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,11 +80,20 @@ def _save_overlay(path: Path, image: np.ndarray, result: object, title: str) -> 
 
     from . import viz
 
+    results = results if isinstance(results, list) else [results]
     fig, ax = plt.subplots(figsize=(6, 6 * image.shape[0] / image.shape[1]))
     ax.imshow(image)
-    if getattr(result, "detector_box", None) is not None:
-        viz.draw_box(ax, result.detector_box, color="yellow", label="detector box")
-    viz.draw_landmarks(ax, result.points)
+    for k, result in enumerate(results):
+        box = getattr(result, "detector_box", None)
+        if box is not None:
+            viz.draw_box(ax, box, color="yellow", label="detector box" if k == 0 else None)
+        viz.draw_landmarks(ax, result.points, size=max(2.0, 12.0 / len(results) ** 0.5))
+        if len(results) > 1 or result.score is not None:
+            x0, y0 = (box if box is not None else result.box)[:2]
+            label = f"{k}" if len(results) > 1 else ""
+            if result.score is not None:
+                label += f" ({result.score:.2f})" if label else f"score {result.score:.2f}"
+            ax.text(x0, y0 - 2, label, color="yellow", fontsize=7, va="bottom")
     ax.set_title(title, fontsize=9)
     ax.axis("off")
     fig.savefig(path, dpi=100, bbox_inches="tight")
@@ -103,16 +113,68 @@ def _load_cascade(args: argparse.Namespace) -> "Cascade":
                            fuse=True, int8=args.int8)  # load_pretrained ignores level 3 without level 2
 
 
+def _output_clashes(paths: list[Path], all_faces: bool) -> list[list[Path]]:
+    """Groups of inputs that would write the same output file (outputs are named by the file stem:
+    NAME.pts, or NAME_0.pts, NAME_1.pts ... with --all-faces, where 'a' and 'a_0' clash too)."""
+    import re
+
+    by_stem: dict[str, list[Path]] = {}
+    for p in paths:
+        by_stem.setdefault(p.stem, []).append(p)
+    groups = [g for g in by_stem.values() if len(g) > 1]
+    if all_faces:
+        for stem, group in by_stem.items():
+            m = re.fullmatch(r"(.+)_\d+", stem)
+            if m and m.group(1) in by_stem:
+                groups.append(by_stem[m.group(1)] + group)
+    return groups
+
+
+def _match_boxes(boxes: dict[str, object], paths: list[Path]) -> tuple[dict[Path, object], list[str]]:
+    """Give each input its box from --boxes. A key is an image path (as found from the inputs, or the
+    same file by another path), a file name (``face.jpg``) or a stem (``face``). Returns the boxes by
+    input and the problems: a key that matches several inputs, an input matched by several keys, a
+    key that matches none."""
+    out: dict[Path, object] = {}
+    problems: list[str] = []
+    for key, box in boxes.items():
+        kp = Path(key)
+        hits = [p for p in paths if kp.exists() and p.resolve() == kp.resolve()]
+        if not hits:
+            hits = [p for p in paths if key in (p.name, p.stem) or str(p) == key]
+        if len(hits) > 1:
+            problems.append(f"box key {key!r} matches {len(hits)} inputs ({', '.join(map(str, hits))}): "
+                            "key those boxes by the image path instead")
+        elif not hits:
+            problems.append(f"box key {key!r} matches no input image")
+        elif hits[0] in out:
+            problems.append(f"{hits[0]} has more than one box in the boxes file")
+        else:
+            out[hits[0]] = box
+    return out, problems
+
+
 def _predict(args: argparse.Namespace) -> int:
     import json
 
     from .io import read_image, write_pts
 
+    if args.full_size and args.no_full_size:
+        print("error: --full-size and --no-full-size contradict each other; give one", file=sys.stderr)
+        return 2
     paths = _collect_images(args.inputs)
     if not paths:
         print("error: no images found in " + ", ".join(map(str, args.inputs)), file=sys.stderr)
         return 2
-    boxes: dict[str, list[float]] = {}
+    clashes = _output_clashes(paths, args.all_faces)
+    if clashes:  # refuse before any work: no result may overwrite another
+        for group in clashes:
+            print("error: these inputs would write the same output file in --out-dir: "
+                  + ", ".join(map(str, group)), file=sys.stderr)
+        print("nothing was predicted. Outputs are named by the image's file name without its suffix; rename "
+              "the files, or predict them in separate runs with different --out-dir", file=sys.stderr)
+        return 2
+    box_by_path: dict[Path, object] = {}
     if args.boxes:
         try:
             boxes = json.loads(Path(args.boxes).read_text())
@@ -120,24 +182,67 @@ def _predict(args: argparse.Namespace) -> int:
             print(f"error: cannot read boxes file {args.boxes}: {err}", file=sys.stderr)
             return 2
         if not isinstance(boxes, dict):
-            print(f"error: {args.boxes} must map image stems to [x0, y0, x1, y1]", file=sys.stderr)
+            print(f"error: {args.boxes} must map image paths, names or stems to [x0, y0, x1, y1]", file=sys.stderr)
+            return 2
+        box_by_path, problems = _match_boxes(boxes, paths)
+        ambiguous = [p for p in problems if "matches no input" not in p]
+        for problem in problems:
+            print(("error: " if problem in ambiguous else "warning: ") + f"{args.boxes}: {problem}", file=sys.stderr)
+        if ambiguous:
             return 2
     args.out_dir.mkdir(parents=True, exist_ok=True)
     cascade = _load_cascade(args)
+    full_size = True if args.full_size else (False if args.no_full_size else None)
     failed: list[tuple[Path, str]] = []
+    summary: list[dict[str, object]] = []
+
+    def listed(a: object) -> object:
+        return None if a is None else [round(float(v), 3) for v in np.asarray(a).reshape(-1)]
+
     for path in paths:
+        entry: dict[str, object] = {"image": str(path), "faces": []}
+        summary.append(entry)
         try:
-            image = read_image(path)
-            box = boxes.get(path.stem)
-            result = cascade.predict(image, box=box, box_kind=args.box_kind, detector=args.detector, name=str(path))
-            out = write_pts(args.out_dir / f"{path.stem}.pts", result.points)
+            image = read_image(path, apply_exif=not args.no_exif_rotate)
+            box = box_by_path.get(path)
+            if box is not None or not args.all_faces:
+                results = [cascade.predict(image, box=box, box_kind=args.box_kind, detector=args.detector,
+                                           name=str(path), full_size=full_size)]
+                names = [f"{path.stem}.pts"]
+            else:
+                results = cascade.predict_all(image, detector=args.detector, name=str(path), full_size=full_size)
+                if not results:
+                    from .detect import DEFAULT_DETECTOR, NoFaceError, no_face_message
+
+                    raise NoFaceError(no_face_message(str(path), image.shape, args.detector or DEFAULT_DETECTOR, full_size))
+                names = [f"{path.stem}_{k}.pts" for k in range(len(results))]
+            kept = []
+            for k, (result, name) in enumerate(zip(results, names)):
+                low = args.min_score is not None and result.score is not None and result.score < args.min_score
+                face = {"index": k, "pts": None if low else name, "box": listed(result.box),
+                        "detector_box": listed(result.detector_box), "detector_score": result.detector_score,
+                        "score": None if result.score is None else round(result.score, 4)}
+                entry["faces"].append(face)
+                if low:
+                    failed.append((path, f"face {k}"))
+                    print(f"FAILED {path} face {k}: confidence {result.score:.2f} is under --min-score "
+                          f"{args.min_score:.2f}; no .pts written", file=sys.stderr)
+                    continue
+                out = write_pts(args.out_dir / name, result.points)
+                kept.append(result)
+                score = "" if result.score is None else f" (score {result.score:.2f})"
+                print(f"{path}: {out}{score}")
             if args.overlay:
-                _save_overlay(args.out_dir / f"{path.stem}_overlay.png", image, result, path.name)
-            print(f"{path}: {out}")
+                _save_overlay(args.out_dir / f"{path.stem}_overlay.png", image, results, path.name)
         except (OSError, ValueError) as err:  # unreadable file, no face, bad box: report, go on
-            failed.append((path, str(err)))
-            print(f"FAILED {path}: {err}", file=sys.stderr)
-    print(f"{len(paths) - len(failed)} of {len(paths)} images predicted; {len(failed)} failed", file=sys.stderr)
+            message = str(err) if str(path) in str(err) else f"{path}: {err}"
+            failed.append((path, message))
+            entry["error"] = message
+            print(f"FAILED {message}", file=sys.stderr)
+    (args.out_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    n_failed = len({p for p, _ in failed})
+    print(f"{len(paths) - n_failed} of {len(paths)} images predicted; {n_failed} failed; "
+          f"boxes and scores in {args.out_dir / 'summary.json'}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -368,10 +473,30 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
         p.add_argument("--detector", default=None, help="face detector (default: facelandmarks.detect.DEFAULT_DETECTOR)")
 
-    p = sub.add_parser("predict", help="predict 68 points on images; writes one 1-based .pts per image")
+    p = sub.add_parser(
+        "predict", help="predict 68 points on images; writes one 1-based .pts per image (or per face)",
+        description="Predict 68 points on images. Images are read the right way up, as photo viewers show "
+        "them: the EXIF orientation tag is applied, and the .pts refer to that upright frame (--no-exif-rotate "
+        "keeps the stored pixels). Images must be RGB (files are converted; see docs/reliability.md). Outputs "
+        "in --out-dir are named by the image's file name without its suffix (NAME.pts, NAME_overlay.png); "
+        "inputs that would share a name are refused before any work. summary.json lists every face's box, "
+        "detector score and confidence score (in [0, 1], low when the points are probably wrong).")
     p.add_argument("inputs", nargs="+", type=Path, help="image files and/or folders of images")
     p.add_argument("--out-dir", type=Path, required=True)
-    p.add_argument("--boxes", help="JSON file mapping image stem to a face box [x0, y0, x1, y1]")
+    p.add_argument("--boxes", help="JSON file mapping an image (its path, file name, or stem when that is "
+                   "unambiguous) to a face box [x0, y0, x1, y1]")
+    p.add_argument("--all-faces", action="store_true",
+                   help="every face found: NAME_0.pts, NAME_1.pts ... largest first (default: the largest face only)")
+    p.add_argument("--full-size", action="store_true",
+                   help="detect at full size only (slower on large photos; finds their small faces, e.g. in group photos)")
+    p.add_argument("--no-full-size", action="store_true",
+                   help="never detect at full size (by default a large image is searched shrunk to 1024 px, "
+                   "then at full size when that finds nothing)")
+    p.add_argument("--min-score", type=float, default=None,
+                   help="faces whose confidence score is under this count as failures: no .pts, exit 1 "
+                   "(the suggested threshold is in facelandmarks/weights/confidence.json)")
+    p.add_argument("--no-exif-rotate", action="store_true",
+                   help="keep the pixels as stored: do not apply the EXIF orientation tag")
     p.add_argument("--box-kind", default="landmarks",
                    help="convention of --boxes: 'landmarks' (tight box of the 68 points) or a detector name")
     p.add_argument("--overlay", action="store_true", help="also save NAME_overlay.png")

@@ -20,6 +20,9 @@ Example:
 """
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +33,7 @@ from .geometry import transform_points, warp_image
 from .models.cascade import check_image
 
 __all__ = ["DEFAULT_DETECTOR", "DETECTORS", "NoFaceError", "BoxMapping", "BOX_MAPPINGS", "detect_faces",
-           "to_landmark_box", "find_face", "box_iou",
+           "no_face_message", "to_landmark_box", "find_face", "box_iou",
            "dlib_model_file", "dlib_points"]
 
 DETECTORS = ("dlib_hog", "skimage_lbp")
@@ -41,10 +44,11 @@ DEFAULT_DETECTOR = "dlib_hog"
 MAX_SIDE = 1024
 """Images whose longer side exceeds this are shrunk to it before detection (boxes are scaled back):
 it bounds time and memory on camera photos; faces down to about 4% of such a photo are still found.
-When the shrunk image gives no face and the image is at most :data:`RETRY_SIDE` on its longer side,
-detection is tried again at full size (a borderline face, e.g. the J&dC AFLW photo, 1203x1018, is
-found only there)."""
+When the shrunk image gives no face, detection is tried again at full size (a borderline face, e.g.
+the J&dC AFLW photo, 1203x1018, is found only there; so is an 80-px face in a 4000x3000 photo)."""
 RETRY_SIDE = 2048
+"""dlib upsamples images up to this longer side (faces from ~40 px); larger ones are searched as they
+are (faces from ~80 px), which bounds the full-size pass on camera photos (measured in docs/reliability.md)."""
 DLIB_UPSAMPLE = 1
 """dlib upsamples the image this many times (x2 each): its 80 px window then finds faces from ~40 px."""
 LBP_SCALE_FACTOR = 1.15  # window growth between scales
@@ -131,22 +135,57 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-@lru_cache(maxsize=None)
-def _lbp_cascade():
+class _Pool:
+    """Detector objects lent one per concurrent call, so that threads never share one.
+
+    dlib's detector keeps the image's feature pyramid inside the object while it scans: two threads
+    scanning with one object read each other's pyramids and return each other's boxes (issue 14).
+    A call borrows an idle object (or builds one) and gives it back; the lock guards only the list of
+    idle objects, never a detection, so threads detect in parallel. At most as many objects are built
+    as calls ever ran at once (dlib's takes ~0.3 s to build, scikit-image's ~3 ms).
+    """
+
+    def __init__(self, build: Callable[[], object]) -> None:
+        self._build = build
+        self._idle: list[object] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self) -> Iterator[object]:
+        with self._lock:
+            obj = self._idle.pop() if self._idle else None
+        if obj is None:
+            obj = self._build()
+        try:
+            yield obj
+        finally:
+            with self._lock:
+                self._idle.append(obj)
+
+    def clear(self) -> None:
+        """Forget the idle objects (the next call builds afresh)."""
+        with self._lock:
+            self._idle.clear()
+
+
+def _build_lbp_cascade() -> object:
     from skimage.data import lbp_frontal_face_cascade_filename
     from skimage.feature import Cascade
 
     return Cascade(lbp_frontal_face_cascade_filename())
 
 
-@lru_cache(maxsize=None)
-def _dlib_detector():
+def _build_dlib_detector() -> object:
     try:
         import dlib
     except ImportError:
         raise ImportError("detector 'dlib_hog' needs dlib: pip install dlib-bin (the PyPI wheel of dlib), "
                           "or use detector='skimage_lbp'") from None
     return dlib.get_frontal_face_detector()
+
+
+_LBP_CASCADES = _Pool(_build_lbp_cascade)
+_DLIB_DETECTORS = _Pool(_build_dlib_detector)
 
 
 def _group(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,42 +214,62 @@ def _lbp_windows(image: np.ndarray, scale_factor: float = LBP_SCALE_FACTOR,
     if smallest > side:
         return np.zeros((0, 4))
     # min_neighbor_number=1 and an unreachable merge threshold: every window comes back, grouped by _group
-    found = _lbp_cascade().detect_multi_scale(img=image, scale_factor=scale_factor, step_ratio=step_ratio,
-                                              min_size=(smallest, smallest), max_size=(side, side),
-                                              min_neighbor_number=1, intersection_score_threshold=1.01)
+    with _LBP_CASCADES.borrow() as cascade:
+        found = cascade.detect_multi_scale(img=image, scale_factor=scale_factor, step_ratio=step_ratio,
+                                           min_size=(smallest, smallest), max_size=(side, side),
+                                           min_neighbor_number=1, intersection_score_threshold=1.01)
     # window at row r, column c of width w covers pixels c .. c + w - 1, i.e. the extent [c - 0.5, c + w - 0.5]
     return np.array([[d["c"], d["r"], d["c"] + d["width"], d["r"] + d["height"]] for d in found],
                     dtype=np.float64).reshape(-1, 4) - 0.5
 
 
-def _detect_lbp(image: np.ndarray) -> np.ndarray:
+def _detect_lbp(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     windows = _lbp_windows(image)
     if len(windows) == 0:
-        return windows
+        return windows, np.zeros(0)
     boxes, support = _group(windows)
-    return boxes[support >= LBP_MIN_SUPPORT]
+    keep = support >= LBP_MIN_SUPPORT
+    return boxes[keep], support[keep].astype(np.float64)
 
 
-def _detect_dlib(image: np.ndarray) -> np.ndarray:
-    dets, scores, _ = _dlib_detector().run(np.ascontiguousarray(image), DLIB_UPSAMPLE, 0.0)
+def _detect_dlib(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # upsampled (faces from ~40 px) up to RETRY_SIDE; above it the 4x pixels cost too much: faces from ~80 px
+    upsample = DLIB_UPSAMPLE if max(image.shape[:2]) <= RETRY_SIDE else 0
+    with _DLIB_DETECTORS.borrow() as detector:
+        dets, scores, _ = detector.run(np.ascontiguousarray(image), upsample, 0.0)
     # dlib rectangles are inclusive pixel indices: left .. right covers the extent [left - 0.5, right + 0.5]
     boxes = np.array([[d.left(), d.top(), d.right() + 1, d.bottom() + 1] for d in dets], dtype=np.float64) - 0.5
-    return boxes.reshape(-1, 4)[np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")]
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    order = np.argsort(-scores, kind="stable")
+    return boxes.reshape(-1, 4)[order], scores[order]
 
 
 _DETECT = {"dlib_hog": _detect_dlib, "skimage_lbp": _detect_lbp}
 
 
-def detect_faces(image: np.ndarray, detector: str = DEFAULT_DETECTOR) -> np.ndarray:
+def detect_faces(image: np.ndarray, detector: str = DEFAULT_DETECTOR, full_size: bool | None = None,
+                 return_scores: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Face boxes in the detector's own convention, best first.
+
+    Images whose longer side exceeds :data:`MAX_SIDE` are first searched shrunk to it (fast; finds
+    faces down to about 4% of the longer side). When that finds nothing, the image is searched again
+    at full size (dlib: upsampled x2 up to :data:`RETRY_SIDE`, finding faces from ~40 px; above it not
+    upsampled, finding faces from ~80 px: an 80-px face in a 4000x3000 photo, see docs/reliability.md).
 
     Args:
         image: RGB uint8 ``(H, W, 3)``; gray ``(H, W)``, RGBA and float images in [0, 1] are converted.
         detector: a name from :data:`DETECTORS`.
+        full_size: ``None`` (default) as above; ``True`` searches at full size only (slower on large
+            photos, finds their small faces even when larger ones are found: group photos);
+            ``False`` never searches at full size.
+        return_scores: also return the detector's score per box: dlib's SVM margin (> 0), or the
+            number of overlapping windows for scikit-image's cascade (>= 3). Scores compare boxes of
+            one detector only.
 
     Returns:
         float ``(K, 4)`` boxes ``(x0, y0, x1, y1)`` (extents, image coordinates), best first: highest
         score (dlib), or most overlapping windows then largest (scikit-image); ``(0, 4)`` when none.
+        With ``return_scores``, ``(boxes, scores)`` with scores float ``(K,)``.
         Map them to the landmark-box convention with :func:`to_landmark_box`.
 
     Raises:
@@ -220,16 +279,42 @@ def detect_faces(image: np.ndarray, detector: str = DEFAULT_DETECTOR) -> np.ndar
     if detector not in _DETECT:
         raise ValueError(f"unknown detector {detector!r}; known: {DETECTORS}")
     image = check_image(image)
+    boxes, scores = _detect_passes(image, detector, full_size)
+    return (boxes, scores) if return_scores else boxes
+
+
+def _detect_passes(image: np.ndarray, detector: str, full_size: bool | None) -> tuple[np.ndarray, np.ndarray]:
     h, w = image.shape[:2]
-    if max(h, w) <= MAX_SIDE:
+    if max(h, w) <= MAX_SIDE or full_size:
         return _DETECT[detector](image)
     nw, nh = max(1, round(w * MAX_SIDE / max(h, w))), max(1, round(h * MAX_SIDE / max(h, w)))
     sx, sy = nw / w, nh / h  # image -> small, extents [-0.5, w - 0.5] -> [-0.5, nw - 0.5]
     to_small = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
-    boxes = _DETECT[detector](warp_image(image, to_small, (nh, nw)))
-    if len(boxes) == 0 and max(h, w) <= RETRY_SIDE:
+    boxes, scores = _DETECT[detector](warp_image(image, to_small, (nh, nw)))
+    if len(boxes) == 0 and full_size is None:
         return _DETECT[detector](image)
-    return transform_points(boxes.reshape(-1, 2, 2), np.linalg.inv(to_small)).reshape(-1, 4)
+    return transform_points(boxes.reshape(-1, 2, 2), np.linalg.inv(to_small)).reshape(-1, 4), scores
+
+
+def no_face_message(name: str, image_shape: tuple[int, ...], detector: str, full_size: bool | None = None) -> str:
+    """The :class:`NoFaceError` message: what was searched, and what to try next (API and CLI)."""
+    h, w = image_shape[:2]
+    if max(h, w) <= MAX_SIDE or full_size:
+        searched = f"searched at full size ({w}x{h})"
+    elif full_size is None:
+        searched = f"searched shrunk to {MAX_SIDE} px on the longer side, then at full size ({w}x{h})"
+    else:
+        searched = f"searched shrunk to {MAX_SIDE} px on the longer side only (full_size=False)"
+    others = [d for d in DETECTORS if d != detector]
+    tips = ["give the face box yourself (predict(image, box=...); CLI: --boxes boxes.json)",
+            f"try another detector (detector={' or '.join(map(repr, others))}; "
+            f"CLI: --detector {' or '.join(others)})"]
+    if full_size is False and max(h, w) > MAX_SIDE:
+        tips.append("allow detection at full size (full_size=None or True; CLI: without --no-full-size)")
+    if detector == "skimage_lbp":
+        tips.append(f"note that 'skimage_lbp' finds faces of at least {LBP_MIN_FACE:.0%} of the shorter side")
+    tips.append("check that the face is upright (tilted at most ~30 degrees: turn the image) and at least ~40 px wide")
+    return f"{name}: no face found by detector {detector!r} ({searched}); to go on: " + "; ".join(tips)
 
 
 def to_landmark_box(boxes: np.ndarray, kind: str) -> np.ndarray:
@@ -258,10 +343,10 @@ def find_face(image: np.ndarray, detector: str = DEFAULT_DETECTOR, name: str = "
     Raises:
         NoFaceError: the detector finds no face (the message names ``name`` and the detector).
     """
+    image = check_image(image, name)
     found = detect_faces(image, detector)
     if len(found) == 0:
-        raise NoFaceError(f"{name}: no face found by detector {detector!r}; pass a face box yourself, "
-                          f"or try another detector ({', '.join(d for d in DETECTORS if d != detector)})")
+        raise NoFaceError(no_face_message(name, image.shape, detector))
     return to_landmark_box(found[0], detector)
 
 

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 __all__ = ["ImageReadError", "PtsFormatError", "read_pts", "write_pts", "read_image", "PTS_OFFSET"]
 
@@ -140,8 +140,14 @@ def write_pts(path: str | os.PathLike, points: np.ndarray) -> Path:
     return path
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file of any common kind as RGB uint8 ``(H, W, 3)``.
+def read_image(path: str | os.PathLike, apply_exif: bool = True) -> np.ndarray:
+    """Read an image file of any common kind as RGB uint8 ``(H, W, 3)``, the right way up.
+
+    The EXIF orientation tag that phones and cameras write (the pixels stored sideways or upside
+    down, with a tag saying how to turn them) is applied, as every photo viewer does
+    (:func:`PIL.ImageOps.exif_transpose`): the array, and so every point predicted on it and every
+    ``.pts`` written from those points, is in the upright frame a viewer shows. ``apply_exif=False``
+    keeps the pixels as stored (for landmarks that were clicked on the stored pixels).
 
     Grayscale is repeated over the three channels, alpha is dropped (composited on black where
     transparent), 16-bit images are scaled to 8 bits (``v * 255 / 65535``), palette images are
@@ -159,6 +165,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as img:
             img.load()
+            if apply_exif:
+                img = ImageOps.exif_transpose(img)
             return _to_rgb_uint8(img, path)
     except UnidentifiedImageError:
         raise ImageReadError(f"{path}: not a readable image (unknown or corrupt format)") from None

@@ -15,7 +15,7 @@ from .geometry import as_points, box_size, points_box
 from .schemes import IBUG68, LandmarkScheme
 
 __all__ = ["NORMALISERS", "normalising_distance", "point_errors", "contour_errors", "nme", "ced", "auc",
-           "failure_rate", "summary"]
+           "failure_rate", "summary", "auroc"]
 
 NORMALISERS = ("inter_ocular", "inter_pupil", "bbox", "bbox_diagonal")
 
@@ -162,3 +162,37 @@ def summary(errors: np.ndarray, threshold: float = 0.08) -> dict[str, float]:
         f"auc@{threshold:g}": auc(errors, threshold),
         f"failure@{threshold:g}": failure_rate(errors, threshold),
     }
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Area under the ROC curve: the probability that a random positive scores above a random
+    negative, ties counting one half (the Mann-Whitney U statistic divided by ``P x N``).
+
+    Args:
+        scores: float ``(M,)``, higher meaning "more likely positive".
+        positive: bool ``(M,)``; needs at least one positive and one negative.
+
+    Example:
+        >>> # pairs (positive, negative): (3, 1) (3, 2) win, (2, 1) wins, (2, 2) ties: (1 + 1 + 1 + 0.5) / 4
+        >>> auroc(np.array([3.0, 2.0, 1.0, 2.0]), np.array([True, True, False, False]))
+        0.875
+    """
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    pos = np.asarray(positive, dtype=bool).reshape(-1)
+    if s.shape != pos.shape:
+        raise ValueError(f"scores {s.shape} and positive {pos.shape} must have the same length")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or inf")
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError(f"auroc needs positives and negatives, got {n_pos} and {n_neg}")
+    # ranks with ties averaged: rank-sum of the positives minus its minimum is U
+    order = np.argsort(s, kind="stable")
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+    ends = np.r_[starts[1:], len(s)]
+    for a, b in zip(starts, ends):
+        ranks[order[a:b]] = (a + b + 1) / 2  # mean of 1-based ranks a+1 .. b
+    u = ranks[pos].sum() - n_pos * (n_pos + 1) / 2
+    return float(u / (n_pos * n_neg))

@@ -188,3 +188,42 @@ def test_flip_averaging_is_mirror_symmetric(cascade, faces):
 
     b_back = transform_points(b, hflip_matrix(w))[list(IBUG68.flip_permutation)]
     np.testing.assert_allclose(a, b_back, atol=1e-3)
+
+
+def test_predict_all_and_the_largest_face_rule(cascade, faces):
+    """Two real faces, one twice the other's size, side by side: predict_all gives both, largest first;
+    predict gives the largest whatever the detector's scores say."""
+    import skimage.transform
+
+    big, small = faces.images[0], faces.images[1]
+    half = np.round(skimage.transform.rescale(small, 0.5, channel_axis=2, anti_aliasing=True) * 255).astype(np.uint8)
+    canvas = np.zeros((384, 384 + 192, 3), np.uint8)
+    canvas[:, :384] = big
+    canvas[96:288, 384:] = half
+    results = cascade.predict_all(canvas)
+    assert len(results) == 2
+    widths = [r.box[2] - r.box[0] for r in results]
+    assert widths[0] > 1.5 * widths[1] and results[0].points[:, 0].mean() < 384 < results[1].points[:, 0].mean()
+    np.testing.assert_allclose(cascade.predict(canvas).points, results[0].points)
+    assert all(0 <= r.score <= 1 and r.detector_score is not None for r in results)
+
+
+def test_confidence_is_high_on_faces_low_on_upside_down_faces_and_can_raise(cascade, faces):
+    import warnings
+
+    from facelandmarks.models.cascade import LowConfidenceError, LowConfidenceWarning
+
+    boxes = points_box(faces.points)
+    upright = cascade.predict_batch(faces.images, boxes).score
+    flipped = cascade.predict_batch([im[::-1] for im in faces.images],
+                                    np.stack([b[[0, 3, 2, 1]] * [1, -1, 1, -1] + [0, 383, 0, 383] for b in boxes])).score
+    assert upright.min() > 0.5 and flipped.max() < 0.5, (upright, flipped)
+    upside_down = faces.images[0][::-1]
+    box = boxes[0][[0, 3, 2, 1]] * [1, -1, 1, -1] + [0, 383, 0, 383]
+    with pytest.raises(LowConfidenceError, match="upside.png: confidence 0.[0-4]"):
+        cascade.predict(upside_down, box=box, min_score=0.5, name="upside.png")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cascade.predict(upside_down, box=box, min_score=0.5, low_score="warn")
+    assert any(issubclass(w.category, LowConfidenceWarning) for w in caught)
+    assert cascade.predict_batch(faces.images[:1], boxes[:1], score=False).score is None

@@ -66,8 +66,11 @@ def test_no_face_error_names_the_image_and_the_detector(detector):
     blank = np.zeros((200, 200, 3), np.uint8)
     found = detect.detect_faces(blank, detector)
     assert found.shape == (0, 4) and found.dtype == np.float64
-    with pytest.raises(detect.NoFaceError, match=f"blank.png: no face found by detector '{detector}'"):
+    with pytest.raises(detect.NoFaceError, match=f"blank.png: no face found by detector '{detector}'") as err:
         detect.find_face(blank, detector, name="blank.png")
+    message = str(err.value)  # says what was searched and what to try
+    assert "searched at full size (200x200)" in message and "box=" in message and "--boxes" in message
+    assert all(f"--detector {d}" in message for d in detect.DETECTORS if d != detector)
     assert issubclass(detect.NoFaceError, ValueError)
 
 
@@ -98,13 +101,13 @@ def test_unknown_detector_and_tiny_images():
 
 
 def test_missing_dlib_gives_a_clear_error(monkeypatch):
-    detect._dlib_detector.cache_clear()
+    detect._DLIB_DETECTORS.clear()
     monkeypatch.setitem(sys.modules, "dlib", None)  # `import dlib` now raises ImportError
     try:
         with pytest.raises(ImportError, match="pip install dlib-bin"):
             detect.detect_faces(np.zeros((50, 50, 3), np.uint8), "dlib_hog")
     finally:
-        detect._dlib_detector.cache_clear()
+        detect._DLIB_DETECTORS.clear()
 
 
 @pytest.mark.parametrize("detector", detect.DETECTORS)
@@ -128,17 +131,56 @@ def test_face_missed_after_shrinking_is_found_at_full_size(data_root):
     assert len(found) >= 1 and detect.box_iou(found[0], np.array([347.5, 399.5, 810.5, 862.5])) > 0.9, found
 
 
-def test_no_retry_above_retry_side(astronaut, monkeypatch):
+def test_full_size_pass_only_when_the_shrunk_image_gives_nothing(astronaut, monkeypatch):
     needs("dlib_hog")
     calls = []
     real = detect._DETECT["dlib_hog"]
-    monkeypatch.setitem(detect._DETECT, "dlib_hog", lambda im: calls.append(im.shape) or real(im)[:0])
+
+    def spy(im):
+        calls.append(im.shape)
+        boxes, scores = real(im)
+        return boxes[:0], scores[:0]
+
+    monkeypatch.setitem(detect._DETECT, "dlib_hog", spy)
     monkeypatch.setattr(detect, "MAX_SIDE", 256)
-    monkeypatch.setattr(detect, "RETRY_SIDE", 600)
     assert len(detect.detect_faces(astronaut, "dlib_hog")) == 0 and calls == [(256, 256, 3), (512, 512, 3)]
     calls.clear()
-    monkeypatch.setattr(detect, "RETRY_SIDE", 400)  # 512 px is above it: shrunk only, never retried
-    assert len(detect.detect_faces(astronaut, "dlib_hog")) == 0 and calls == [(256, 256, 3)]
+    assert len(detect.detect_faces(astronaut, "dlib_hog", full_size=False)) == 0 and calls == [(256, 256, 3)]
+    calls.clear()
+    assert len(detect.detect_faces(astronaut, "dlib_hog", full_size=True)) == 0 and calls == [(512, 512, 3)]
+
+
+@pytest.fixture(scope="module")
+def small_face_in_a_large_photo(three_test_faces) -> tuple[np.ndarray, np.ndarray]:
+    """A real test face shrunk to an 80-px landmark box, pasted into a 4000 x 3000 photo (scikit-image's
+    coffee, enlarged); returns the photo and the face's landmark box."""
+    import skimage.transform
+
+    image, points = three_test_faces.images[0], three_test_faces.points[0]
+    box = points_box(points)
+    scale = 80 / (box[2] - box[0])
+    small = np.round(skimage.transform.rescale(image, scale, channel_axis=2, anti_aliasing=True) * 255).astype(np.uint8)
+    photo = np.round(skimage.transform.resize(skimage.data.coffee(), (3000, 4000), order=1) * 255).astype(np.uint8)
+    photo[1700:1700 + small.shape[0], 2500:2500 + small.shape[1]] = small
+    return photo, points_box((points + 0.5) * scale - 0.5 + [2500, 1700])
+
+
+def test_an_80_px_face_in_a_4000_by_3000_photo_is_found(small_face_in_a_large_photo):
+    """Missed once the photo is shrunk to MAX_SIDE (the face is 20 px there), found by the full-size pass."""
+    needs("dlib_hog")
+    photo, truth = small_face_in_a_large_photo
+    assert len(detect.detect_faces(photo, full_size=False)) == 0  # what the shipped code did
+    found = detect.detect_faces(photo)
+    assert len(found) == 1 and detect.box_iou(detect.to_landmark_box(found[0], "dlib_hog"), truth) > 0.5, found
+
+
+def test_detector_scores_come_with_the_boxes(astronaut):
+    needs("dlib_hog")
+    boxes, scores = detect.detect_faces(astronaut, return_scores=True)
+    assert boxes.shape == (len(scores), 4) and scores.shape == (len(boxes),) and (np.diff(scores) <= 0).all()
+    np.testing.assert_array_equal(boxes, detect.detect_faces(astronaut))
+    boxes, support = detect.detect_faces(astronaut, "skimage_lbp", return_scores=True)
+    assert (support >= detect.LBP_MIN_SUPPORT).all() and len(boxes) == len(support)
 
 
 def test_box_iou_by_hand():

@@ -138,13 +138,17 @@ def test_read_image_8000_by_8000(tmp_path):
     np.testing.assert_allclose(out[::997, ::997].reshape(-1, 3).mean(axis=0), (10, 200, 30), atol=2)
 
 
-def test_read_image_ignores_exif_orientation(tmp_path):
-    """Landmarks refer to the pixels as stored, so the EXIF rotation flag is not applied."""
+def test_read_image_applies_exif_orientation_unless_told_not_to(tmp_path):
+    """The orientation tag is applied as photo viewers do; ``apply_exif=False`` keeps the stored pixels."""
     img = Image.new("RGB", (4, 2), (9, 9, 9))
+    img.putpixel((0, 0), (250, 250, 250))  # the stored top-left corner
     exif = Image.Exif()
-    exif[0x0112] = 6  # "rotate 90 degrees to display"
-    out = io.read_image(_save(tmp_path, "rotated.jpg", img, exif=exif))
-    assert out.shape == (2, 4, 3)
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    path = _save(tmp_path, "rotated.png", img, exif=exif)
+    out = io.read_image(path)
+    assert out.shape == (4, 2, 3) and out[0, 1].tolist() == [250, 250, 250]  # top-left went top-right
+    stored = io.read_image(path, apply_exif=False)
+    assert stored.shape == (2, 4, 3) and stored[0, 0].tolist() == [250, 250, 250]
 
 
 # --------------------------------------------------------------------------------------------

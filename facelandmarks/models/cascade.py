@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from ..schemes import get_scheme
 from .level1 import Level1Net, crop_matrices, from_unit
 from .level2 import Level2Net, patch_matrices
 
-__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "fuse_for_inference", "check_image", "load_pretrained"]
+__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "LowConfidenceError", "LowConfidenceWarning", "fuse_for_inference", "check_image", "load_pretrained"]
 
 
 def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
@@ -58,7 +59,10 @@ class FacePrediction:
     rectify_matrix: np.ndarray | None  # (3, 3) image -> level 2's rectified face (None without level 2)
     patch_matrices: np.ndarray | None  # (N, 3, 3) image -> level 2's patch p
     votes: np.ndarray | None  # (N, K, 2) every level-2 patch's predictions, rectified frame
+    level1_mirror_points: np.ndarray | None = None  # (N, 2) level 1 on the mirrored crop, mapped back
+    score: float | None = None  # confidence in [0, 1], low when the points are probably wrong
     detector_box: np.ndarray | None = None  # (4,) the detector's own box, when detection was used
+    detector_score: float | None = None  # the detector's score of that box (facelandmarks.detect.detect_faces)
 
 
 @dataclass
@@ -73,13 +77,16 @@ class BatchPrediction:
     rectify_matrix: np.ndarray | None
     patch_matrices: np.ndarray | None
     votes: np.ndarray | None
+    level1_mirror_points: np.ndarray | None = None  # (B, N, 2)
+    score: np.ndarray | None = None  # (B,) confidence in [0, 1] (facelandmarks.confidence)
 
     def __len__(self) -> int:
         return len(self.points)
 
     def __getitem__(self, i: int) -> FacePrediction:
-        return FacePrediction(**{f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[i])
-                                 for f in fields(self)})
+        one = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[i]) for f in fields(self)}
+        one["score"] = None if one["score"] is None else float(one["score"])
+        return FacePrediction(**one)
 
 
 def _fuse(seq: nn.Sequential) -> nn.Sequential:
@@ -154,7 +161,7 @@ class Cascade(nn.Module):
     @torch.no_grad()
     def predict_batch(self, images: list[np.ndarray], boxes: np.ndarray, box_kind: str = "landmarks",
                       use_level2: bool = True, use_level3: bool = True, chunk: int = CHUNK,
-                      flip: bool = False) -> BatchPrediction:
+                      flip: bool = False, score: bool = True) -> BatchPrediction:
         """Predict the points of one face per image.
 
         Args:
@@ -168,6 +175,13 @@ class Cascade(nn.Module):
                 depend on it.
             flip: also predict the mirrored face and average (test-time augmentation, twice the
                 time). The matrices and votes are those of the unmirrored pass.
+            score: also run level 1 on the mirrored crops (about a quarter more time) and give each
+                face a confidence ``score`` in [0, 1] (:mod:`facelandmarks.confidence`; None without
+                the fitted ``weights/confidence.json`` or without the levels it needs).
+
+        Returns:
+            :class:`BatchPrediction`, points float ``(B, N, 2)``, (x, y), 0-based pixel centres of the
+            images; ``score`` ``(B,)`` or None.
         """
         images = [check_image(im, f"image {i}") for i, im in enumerate(images)]
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
@@ -180,31 +194,51 @@ class Cascade(nn.Module):
 
             boxes = to_landmark_box(boxes, box_kind)
         if flip:
-            return self._flip_average(images, boxes, use_level2, use_level3, chunk)
+            return self._flip_average(images, boxes, use_level2, use_level3, chunk, score)
         cfg1 = self.level1.config
         crop_m = crop_matrices(boxes, cfg1)  # (B, 3, 3) image -> crop
-        unit = []
+        unit, unit_mirror = [], []
         for start in range(0, len(images), chunk):
             crops = torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size)
                                for i in range(start, min(start + chunk, len(images)))]) / 255.0
             unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)))
+            if score:
+                unit_mirror.append(self.level1(crops.flip(-1).contiguous(memory_format=torch.channels_last)))
         l1_crop = from_unit(torch.cat(unit).double().numpy(), cfg1.input_size)
         l1 = transform_points(l1_crop, np.linalg.inv(crop_m))  # (B, N, 2) image frame
+        mirror = None
+        if score:  # mirrored crop -> crop: x' = S - 1 - x, and the scheme renames the points
+            m_crop = from_unit(torch.cat(unit_mirror).double().numpy(), cfg1.input_size)
+            m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, list(get_scheme(self.n_points).flip_permutation)]
+            mirror = transform_points(m_crop, np.linalg.inv(crop_m))
         if self.level2 is None or not use_level2:
-            return BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None)
-        l2, rect, patch_m, votes = self._refine(self.level2, images, l1, chunk)
-        points = l2
-        if self.level3 is not None and use_level3:
-            points = self._refine(self.level3, images, l2, chunk)[0]
-        return BatchPrediction(points, l1, l2, boxes, crop_m, rect, patch_m, votes)
+            result = BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None, mirror)
+        else:
+            l2, rect, patch_m, votes = self._refine(self.level2, images, l1, chunk)
+            points = l2
+            if self.level3 is not None and use_level3:
+                points = self._refine(self.level3, images, l2, chunk)[0]
+            result = BatchPrediction(points, l1, l2, boxes, crop_m, rect, patch_m, votes, mirror)
+        if score:
+            result.score = self._score(result)
+        return result
+
+    def _score(self, batch: BatchPrediction) -> np.ndarray | None:
+        from .. import confidence
+
+        params = _confidence_params()
+        if params is None:
+            return None
+        values = confidence.score(confidence.features(self.level2, batch), params)
+        return None if np.isnan(values).any() else values
 
     def _flip_average(self, images: list[np.ndarray], boxes: np.ndarray, use_level2: bool, use_level3: bool,
-                      chunk: int) -> BatchPrediction:
-        plain = self.predict_batch(images, boxes, "landmarks", use_level2, use_level3, chunk)
+                      chunk: int, score: bool) -> BatchPrediction:
+        plain = self.predict_batch(images, boxes, "landmarks", use_level2, use_level3, chunk, score=score)
         widths = np.array([im.shape[1] for im in images], dtype=np.float64)
         mirrored_boxes = np.stack([widths - 1 - boxes[:, 2], boxes[:, 1], widths - 1 - boxes[:, 0], boxes[:, 3]], axis=1)
         mirrored = self.predict_batch([im[:, ::-1] for im in images], mirrored_boxes, "landmarks", use_level2,
-                                      use_level3, chunk)
+                                      use_level3, chunk, score=False)
         unflip = np.stack([hflip_matrix(int(w)) for w in widths])  # mirrored -> original image frame
         perm = list(get_scheme(self.n_points).flip_permutation)
         for name in ("points", "level1_points", "level2_points"):
@@ -233,24 +267,105 @@ class Cascade(nn.Module):
 
     def predict(self, image: np.ndarray, box: np.ndarray | None = None, box_kind: str = "landmarks",
                 detector: str | None = None, use_level2: bool = True, use_level3: bool = True,
-                flip: bool = False, name: str = "image") -> FacePrediction:
-        """Predict one face. Without ``box`` the face detector finds it (``detector``: its name,
-        default :data:`facelandmarks.detect.DEFAULT_DETECTOR`); ``NoFaceError`` if it finds none."""
-        image = check_image(image, name)
-        detector_box = None
-        if box is None:
-            from .. import detect
+                flip: bool = False, name: str = "image", full_size: bool | None = None,
+                min_score: float | None = None, low_score: str = "raise") -> FacePrediction:
+        """Predict one face.
 
-            det = detector or detect.DEFAULT_DETECTOR
-            found = detect.detect_faces(image, det)
-            if len(found) == 0:
-                raise detect.NoFaceError(f"{name}: no face found by detector {det!r}")
-            detector_box, box, box_kind = found[0], found[0], det
+        Without ``box`` the face detector finds the faces (``detector``: its name, default
+        :data:`facelandmarks.detect.DEFAULT_DETECTOR`; ``full_size`` as in
+        :func:`facelandmarks.detect.detect_faces`) and the **largest** one is predicted (the widest
+        landmark box; on a portrait with a bystander, the subject). :meth:`predict_all` gives every face.
+
+        Args:
+            image: RGB ``(H, W, 3)`` (the input rules of :func:`check_image`; channel order RGB).
+            box: ``(x0, y0, x1, y1)`` in the convention ``box_kind`` (see :meth:`predict_batch`).
+            min_score: a confidence threshold (``weights/confidence.json`` suggests one): a face
+                scoring under it raises :class:`LowConfidenceError` (``low_score="raise"``) or warns
+                with :class:`LowConfidenceWarning` (``low_score="warn"``).
+
+        Returns:
+            :class:`FacePrediction`: points float ``(N, 2)``, (x, y), 0-based pixel centres; ``score``.
+
+        Raises:
+            NoFaceError: no face found (the message says what was searched and what to try).
+            LowConfidenceError: ``score < min_score`` with ``low_score="raise"``.
+            ValueError: a bad image or box.
+        """
+        if low_score not in ("raise", "warn"):
+            raise ValueError(f"low_score must be 'raise' or 'warn', got {low_score!r}")
+        image = check_image(image, name)
+        if box is None:
+            found = self.predict_all(image, detector, use_level2, use_level3, flip, name, full_size)
+            if not found:
+                from .. import detect
+
+                raise detect.NoFaceError(detect.no_face_message(name, image.shape, detector or detect.DEFAULT_DETECTOR,
+                                                                full_size))
+            result = found[0]
         else:
             box = check_box(box, image.shape, name=f"{name}: box")
-        result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3, flip=flip)[0]
-        result.detector_box = detector_box
+            result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3, flip=flip)[0]
+        _check_score(result, min_score, low_score, name)
         return result
+
+    def predict_all(self, image: np.ndarray, detector: str | None = None, use_level2: bool = True,
+                    use_level3: bool = True, flip: bool = False, name: str = "image",
+                    full_size: bool | None = None) -> list[FacePrediction]:
+        """Every face the detector finds, largest first (width of the landmark box); ``[]`` when none.
+
+        Each :class:`FacePrediction` carries its ``detector_box``, ``detector_score`` and confidence
+        ``score``. For group photos whose small faces the shrunk search misses, pass ``full_size=True``
+        (see :func:`facelandmarks.detect.detect_faces`).
+        """
+        from .. import detect
+
+        image = check_image(image, name)
+        det = detector or detect.DEFAULT_DETECTOR
+        found, det_scores = detect.detect_faces(image, det, full_size=full_size, return_scores=True)
+        if len(found) == 0:
+            return []
+        widths = found[:, 2] - found[:, 0]
+        order = np.argsort(-widths, kind="stable")
+        found, det_scores = found[order], det_scores[order]
+        batch = self.predict_batch([image] * len(found), found, det, use_level2, use_level3, flip=flip)
+        results = []
+        for k in range(len(found)):
+            r = batch[k]
+            r.detector_box, r.detector_score = found[k], float(det_scores[k])
+            results.append(r)
+        return results
+
+
+class LowConfidenceError(ValueError):
+    """A prediction scored under the caller's ``min_score`` (the message names the image and the score)."""
+
+
+class LowConfidenceWarning(UserWarning):
+    """Warned instead of :class:`LowConfidenceError` with ``low_score="warn"``."""
+
+
+def _check_score(result: FacePrediction, min_score: float | None, low_score: str, name: str) -> None:
+    if min_score is None:
+        return
+    if result.score is None:
+        raise ValueError(f"{name}: min_score needs a confidence score, and this cascade gives none "
+                         "(it needs weights/confidence.json; see benchmarks/confidence.py)")
+    if result.score < min_score:
+        message = (f"{name}: confidence {result.score:.2f} is under min_score {min_score:.2f}: the points are "
+                   "probably wrong (a face turned far from upright, hidden, or no face at all)")
+        if low_score == "raise":
+            raise LowConfidenceError(message)
+        import warnings
+
+        warnings.warn(message, LowConfidenceWarning, stacklevel=3)
+
+
+@lru_cache(maxsize=1)
+def _confidence_params():
+    """The fitted confidence parameters (read once; never modified, so safe to share between threads)."""
+    from .. import confidence
+
+    return confidence.load_params()
 
 
 _WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
