@@ -4,7 +4,8 @@ Start with :func:`load_pretrained` and :meth:`Cascade.predict`; the modules are 
 ``schemes``, ``io``, ``geometry``, ``augment``, ``datasets``, ``detect``, ``metrics``, ``models``,
 ``train``, ``viz``, ``widgets``, ``human``, ``labs``, ``cli``.
 """
-from .models.cascade import Cascade, load_pretrained
+from .models.cascade import Cascade
+from .models.pretrained import load_pretrained
 
 __version__ = "0.1.0"
 __all__ = ["Cascade", "load_pretrained", "__version__"]

@@ -91,7 +91,8 @@ def _save_overlay(path: Path, image: np.ndarray, result: object, title: str) -> 
 
 
 def _load_cascade(args: argparse.Namespace) -> "Cascade":
-    from .models.cascade import Cascade, load_pretrained
+    from .models.cascade import Cascade
+    from .models.pretrained import load_pretrained
 
     if getattr(args, "level1_weights", None):
         if args.int8:
@@ -193,7 +194,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     from . import datasets
     from .geometry import points_box
-    from .models.cascade import load_pretrained
+    from .models.pretrained import load_pretrained
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -253,8 +254,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 def _quantize(args: argparse.Namespace) -> int:
     from . import datasets
     from .geometry import points_box
-    from .models.cascade import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, load_pretrained
-    from .models.cascade import _WEIGHTS as weights
+    from .models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, load_pretrained
+    from .models.pretrained import WEIGHTS_DIR as weights
     from .models.quantize import calibrate_cascade, int8_path, quantize_trunks, save_int8
 
     if args.threads:
@@ -282,7 +283,7 @@ def _demo(args: argparse.Namespace) -> int:
     import skimage.data
 
     from .io import write_pts
-    from .models.cascade import load_pretrained
+    from .models.pretrained import load_pretrained
 
     image = skimage.data.astronaut()
     cascade = load_pretrained()

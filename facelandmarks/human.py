@@ -1504,7 +1504,7 @@ def run_study(root: str | os.PathLike | None = None, cascade: "Cascade | None" =
     from .datasets import load_split
 
     if cascade is None:
-        from .models.cascade import load_pretrained
+        from .models.pretrained import load_pretrained
 
         cascade = load_pretrained(fuse=True)
     table = load_jdc(root)

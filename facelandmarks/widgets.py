@@ -984,7 +984,7 @@ class AnnotationWidget(w.VBox):
     def cascade(self) -> Cascade:
         """The model compared with (loaded with :func:`facelandmarks.load_pretrained` when not given)."""
         if self._cascade is None:
-            from . import load_pretrained
+            from .models.pretrained import load_pretrained
 
             self._cascade = load_pretrained()
         return self._cascade
