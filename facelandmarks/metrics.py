@@ -14,10 +14,13 @@ import numpy as np
 from .geometry import as_points, box_size, points_box
 from .schemes import IBUG68, LandmarkScheme
 
-__all__ = ["NORMALISERS", "normalising_distance", "point_errors", "contour_errors", "nme", "ced", "auc",
+__all__ = ["NORMALISERS", "NORMALISER_NAMES", "normalising_distance", "point_errors", "contour_errors", "nme", "ced", "auc",
            "failure_rate", "summary"]
 
 NORMALISERS = ("inter_ocular", "inter_pupil", "bbox", "bbox_diagonal")
+NORMALISER_NAMES = {"inter_ocular": "outer eye corners", "inter_pupil": "eye centres",
+                    "bbox": "sqrt(w h) of the points' box", "bbox_diagonal": "diagonal of the points' box"}
+"""What each normaliser of :data:`NORMALISERS` measures, in words (shown beside every NME)."""
 
 
 def normalising_distance(gt: np.ndarray, norm: str = "inter_ocular", scheme: LandmarkScheme = IBUG68) -> np.ndarray:

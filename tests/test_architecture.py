@@ -23,8 +23,10 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("models", {"models", "models.level1", "models.level2", "models.files", "models.cascade", "models.quantize",
                 "models.pretrained"}),
     ("training", {"train"}),
-    ("evaluation", {"evaluation", "human"}),
-    ("presentation", {"viz", "widgets", "labs", "cli"}),
+    ("evaluation", {"evaluation", "human", "human.formats", "human.analysis", "human.repeatability",
+                    "human.figures", "human.session", "human.study", "human.__main__"}),
+    ("presentation", {"viz", "widgets", "widgets.drawing", "widgets.browser", "widgets.cascade_viewer",
+                      "widgets.ced_explorer", "widgets.annotator", "labs", "cli"}),
     ("package face", {""}),  # facelandmarks/__init__.py
 ]
 LAYER_OF = {f"facelandmarks.{m}".rstrip("."): rank for rank, (_, mods) in enumerate(LAYERS) for m in mods}
