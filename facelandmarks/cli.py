@@ -145,9 +145,10 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import csv
 
-    from . import datasets, viz
+    from . import datasets, metrics, viz
     from .evaluation import evaluate
 
+    args.norm = args.norm or metrics.DEFAULT_NORMALISER
     faces = datasets.FaceSet.load(datasets.list_faces(args.folder), progress=False)
     cascade = _load_cascade(args)
     ev = evaluate(cascade, faces, boxes=args.boxes, detector=args.detector, seed=args.seed, norm=args.norm)
@@ -385,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes", choices=["detector", "jittered"], default="detector",
                    help="face boxes from the detector (fallback: jittered ground truth) or jittered ground truth")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--norm", default="inter_ocular", help="normaliser: inter_ocular, inter_pupil, bbox, bbox_diagonal")
+    p.add_argument("--norm", default=None, help="normaliser: inter_ocular, inter_pupil, bbox, bbox_diagonal "
+                   "(default: facelandmarks.metrics.DEFAULT_NORMALISER)")
     p.add_argument("--max-error", type=float, default=0.08)
     model_options(p)
     p.set_defaults(func=_evaluate)

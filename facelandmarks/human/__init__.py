@@ -19,19 +19,20 @@ The modules, one job each (every public name is also available here, as ``human.
 from .analysis import (AnnotationErrors, LfpwSpread, ModelErrors, annotation_errors, consensus_offset, lfpw_spread,
                        model_errors, model_lfpw_errors, percentile_of, point_summary, verdict)
 from .figures import plot_error_distributions, plot_lfpw_ced, plot_point_errors, plot_reference_check, plot_repeatability
-from .formats import (GROUPS, JDC_FOLDER, JDC_IBUG_POINTS, JDC_IMAGES, JDC_JAW_POINTS, JDC_NORMALISER, JDC_OFFSET,
+from .formats import (GROUPS, JDC_FOLDER, JDC_IBUG_POINTS, JDC_IMAGES, JDC_JAW_POINTS, JDC_NORMALISER, JDC_OFFSET, JDC_OWN_POINTS,
                       JDC_POINT_IDS, JDC_POINT_NAMES, JDC_POINT_SHORT, JDC_PUPILS, LFPW_FILE, LFPW_IBUG_INDICES,
                       LFPW_POINTS, LFPW_TO_IBUG68, ClickTable, JdcFormatError, LfpwAnnotations, LfpwFormatError,
-                      jdc_image_path, jdc_normaliser, jdc_references, jdc_to_ours, load_jdc, load_lfpw, read_jdc_file)
+                      jdc_image_path, jdc_normaliser, jdc_references, jdc_to_ours, load_jdc, load_lfpw, point_number,
+                      read_jdc_file)
 from .repeatability import Repeatability, model_repeatability, repeatability
 from .session import AnnotationSession, SessionFormatError, SessionScore, class_study_figures, pool_sessions
 from .study import FIGURES, main, report, run_study, save_figures
 
 __all__ = [
     "JDC_FOLDER", "JDC_IMAGES", "JDC_POINT_IDS", "JDC_POINT_NAMES", "JDC_POINT_SHORT", "JDC_IBUG_POINTS", "JDC_JAW_POINTS",
-    "JDC_PUPILS", "JDC_NORMALISER", "JDC_OFFSET", "GROUPS", "LFPW_FILE", "LFPW_POINTS", "LFPW_TO_IBUG68",
+    "JDC_PUPILS", "JDC_OWN_POINTS", "JDC_NORMALISER", "JDC_OFFSET", "GROUPS", "LFPW_FILE", "LFPW_POINTS", "LFPW_TO_IBUG68",
     "LFPW_IBUG_INDICES", "JdcFormatError", "LfpwFormatError", "SessionFormatError",
-    "ClickTable", "jdc_to_ours", "read_jdc_file", "load_jdc", "jdc_image_path", "jdc_references", "jdc_normaliser",
+    "ClickTable", "jdc_to_ours", "point_number", "read_jdc_file", "load_jdc", "jdc_image_path", "jdc_references", "jdc_normaliser",
     "AnnotationErrors", "annotation_errors", "ModelErrors", "model_errors", "Repeatability", "repeatability",
     "model_repeatability", "point_summary", "consensus_offset", "percentile_of", "verdict",
     "LfpwAnnotations", "load_lfpw", "LfpwSpread", "lfpw_spread", "model_lfpw_errors",

@@ -159,18 +159,15 @@ class ModelErrors:
 
 def _detector_box(image: np.ndarray, detector: str | None) -> tuple[np.ndarray | None, str]:
     """The detector's landmark-convention box, or (None, why) when there is none."""
+    from .. import detect
+
+    name = detector or detect.DEFAULT_DETECTOR
     try:
-        from .. import detect
-    except ImportError:
-        return None, "no detector module"
-    name = detector or getattr(detect, "DEFAULT_DETECTOR", "default")
-    try:
-        found = detect.detect_faces(image, name)
+        return np.asarray(detect.find_face(image, name), dtype=np.float64).reshape(4), f"detector:{name}"
+    except detect.NoFaceError:
+        return None, f"detector {name} found no face"
     except Exception as err:  # a detector that cannot run here (missing optional package)
         return None, f"detector {name} failed: {err}"
-    if len(found) == 0:
-        return None, f"detector {name} found no face"
-    return np.asarray(detect.to_landmark_box(np.asarray(found[0]), name), dtype=np.float64).reshape(4), f"detector:{name}"
 
 
 def model_errors(cascade: "Cascade", table: ClickTable, root: str | os.PathLike | None = None,

@@ -25,10 +25,11 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from ..datasets import data_root
+from ..schemes import IBUG68
 
 __all__ = [
     "JDC_FOLDER", "JDC_IMAGES", "JDC_POINT_IDS", "JDC_POINT_NAMES", "JDC_POINT_SHORT", "JDC_IBUG_POINTS",
-    "JDC_JAW_POINTS", "JDC_PUPILS", "JDC_NORMALISER", "JDC_OFFSET", "GROUPS",
+    "JDC_JAW_POINTS", "JDC_PUPILS", "JDC_OWN_POINTS", "JDC_NORMALISER", "JDC_OFFSET", "GROUPS",
     "JdcFormatError", "ClickTable", "jdc_to_ours", "point_number", "read_jdc_file", "load_jdc", "jdc_image_path",
     "jdc_references", "jdc_normaliser",
     "LFPW_FILE", "LFPW_POINTS", "LFPW_TO_IBUG68", "LFPW_IBUG_INDICES", "LfpwFormatError", "LfpwAnnotations",
@@ -99,6 +100,13 @@ JDC_JAW_POINTS: tuple[str, ...] = ("P2", "P7", "P13", "P17")
 """The jaw-line points (iBUG 1-17 other than the chin P9): contour points without an anatomical landmark."""
 
 JDC_PUPILS: tuple[str, str] = ("P71", "P72")
+JDC_OWN_POINTS: Mapping[str, tuple[int, ...]] = _frozen({
+    "P70": (57, 8),  # between the lower lip's bottom middle (iBUG 58) and the chin (iBUG 9)
+    "P71": IBUG68.groups["right_eye"],  # the right pupil: the centre of the right eye's six points
+    "P72": IBUG68.groups["left_eye"],
+})
+"""Where the study's own three points lie on a 68-point shape: the mean of these 0-based iBUG-68
+points (approximately: for drawing where to click, never for measuring)."""
 JDC_NORMALISER = "inter_pupil"
 """Name of the J&dC normaliser: distance between the reference pupils P71 and P72."""
 

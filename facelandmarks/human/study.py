@@ -60,11 +60,6 @@ def run_study(root: str | os.PathLike | None = None, cascade: "Cascade | None" =
     lfpw = load_lfpw(root=root)
     spread = lfpw_spread(lfpw)
     helen = load_split("helen", root, limit=helen_limit, progress=progress)
-    if boxes == "detector":
-        try:
-            from .. import detect  # noqa: F401  (optional until the detector module ships)
-        except ImportError:
-            boxes = "jittered"
     ev = evaluation.evaluate(cascade, helen, boxes=boxes, seed=seed)
     helen_nme = model_lfpw_errors(ev)
 

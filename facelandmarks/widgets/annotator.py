@@ -101,12 +101,9 @@ def score_session(session: AnnotationSession, cascade: Cascade | None = None, n_
 def _template_point(template: np.ndarray, point_id: str) -> np.ndarray:
     """Where a J&dC point lies on a 68-point shape: iBUG points as they are, the study's own three
     (P70 between lower lip and chin tip, P71/P72 the pupils) from their neighbours."""
-    n = int(point_id[1:])
-    if n <= 68:
-        return template[n - 1]
-    if n == 70:
-        return (template[57] + template[8]) / 2
-    return template[36:42].mean(axis=0) if n == 71 else template[42:48].mean(axis=0)
+    if point_id in human.JDC_OWN_POINTS:
+        return template[list(human.JDC_OWN_POINTS[point_id])].mean(axis=0)
+    return template[human.point_number(point_id) - 1]
 
 
 def _template_png(template: np.ndarray, point_id: str, size: int = 200) -> bytes:
