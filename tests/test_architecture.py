@@ -7,6 +7,7 @@ run time is still a dependency, and a cycle of delayed imports is still a cycle.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +120,26 @@ def test_imports_run_down_the_layers():
 def test_detection_does_not_need_the_models():
     below = {m for m in MODULES if m.startswith("facelandmarks.models")}
     assert not GRAPH["facelandmarks.detect"] & below
+
+
+def test_the_architecture_page_draws_these_layers():
+    """docs/architecture.md draws each module in the layer LAYERS gives it (diagram line ``N name ...``)."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    diagram = text.split("```")[1]
+    drawn: dict[int, set[str]] = {}
+    layer = None
+    for line in diagram.splitlines():
+        head = line.split()[:1]
+        if head and head[0].isdigit():
+            layer = int(head[0]) - 1
+        elif not line.startswith("  "):
+            layer = None
+        if layer is not None:
+            drawn.setdefault(layer, set()).update(re.findall(r"[a-z_0-9]+", line))
+    for name, rank in LAYER_OF.items():
+        word = name.rpartition(".")[2]
+        if rank < len(LAYERS) - 1 and word != "__main__":
+            assert word in drawn.get(rank, set()), f"docs/architecture.md does not draw {name} in layer {rank + 1}"
 
 
 @pytest.mark.slow
