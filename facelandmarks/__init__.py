@@ -7,6 +7,6 @@ Start with :func:`load_pretrained` and :meth:`Cascade.predict`; the modules are 
 """
 from .models.cascade import Cascade
 from .models.pretrained import load_pretrained
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["Cascade", "load_pretrained", "__version__"]

@@ -318,6 +318,33 @@ def _recipe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _info(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from .version import __version__
+    from .models.files import file_sha256
+    from .models.pretrained import MANIFEST, WEIGHTS_DIR, read_manifest, sha256_table, shipped_files
+
+    if args.markdown:
+        print(sha256_table())
+        return 0
+    manifest = read_manifest() if MANIFEST.is_file() else {}
+    print(f"facelandmarks {__version__} (torch {torch.__version__}, Python {platform.python_version()})")
+    print(f"shipped weights in {WEIGHTS_DIR} (SHA-256 of each file; compare with `sha256sum FILE`):")
+    changed = 0
+    for path in shipped_files():
+        digest = file_sha256(path)
+        known = manifest.get(path.name, {}).get("sha256")
+        note = "as published" if digest == known else ("NOT in the manifest" if known is None else "DIFFERS from the manifest")
+        changed += digest != known
+        print(f"  {digest}  {path.stat().st_size:>9}  {path.name}  ({note})")
+    if changed:
+        print(f"{changed} file(s) differ from {MANIFEST.name} (facelandmarks/weights/README.md lists the published ones)")
+    return 1 if changed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelandmarks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -420,6 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_show_data)
+
+    p = sub.add_parser("info", help="version, and the shipped weights files with their SHA-256")
+    p.add_argument("--markdown", action="store_true", help="print the SHA-256 table of facelandmarks/weights/README.md")
+    p.set_defaults(func=_info)
 
     sub.add_parser("human", help="how close to human? the J&dC and LFPW studies vs the cascade "
                    "(see facelandmarks human --help)", add_help=False)

@@ -12,7 +12,6 @@ Outputs in ``out_dir`` (``NAME`` = ``level1`` or ``level2``):
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import time
@@ -34,7 +33,8 @@ from .models.cascade import fuse_for_inference
 from .models.level1 import Level1Config, Level1Net, crop_matrices, from_unit, to_unit
 from .models.level2 import Level2Config, Level2Net, patch_matrices
 # Model files live with the models; these names stay importable from here for existing code.
-from .models.files import CheckpointMismatchError, atomic_save, load_model, save_model
+from .models.files import (NOT_A_MODEL_FILE, CheckpointMismatchError, atomic_save, load_model, read_model_file,
+                           save_model)
 
 __all__ = [
     "TrainConfig", "SimulatedErrors", "CheckpointMismatchError", "LOSSES", "wing_loss", "regression_loss",
@@ -233,7 +233,10 @@ def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
 def _resume(path: Path, kind: str, model: nn.Module, opt: torch.optim.Optimizer, configs: dict) -> tuple[int, list[dict]]:
     if not path.is_file():
         return 0, []
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    ck = read_model_file(path)
+    if ck.get("kind") != kind or "model" not in ck or "optimizer" not in ck:
+        raise ValueError(f"{path}: {NOT_A_MODEL_FILE} (not a {kind} training checkpoint); "
+                         "use another out_dir or resume=False")
     for key, value in configs.items():
         if ck.get(key) != value:
             raise CheckpointMismatchError(

@@ -19,7 +19,7 @@ PACKAGE = ROOT / "facelandmarks"
 
 # Bottom to top. A new module goes into one layer here and in docs/architecture.md.
 LAYERS: list[tuple[str, set[str]]] = [
-    ("foundations", {"schemes", "io", "geometry"}),
+    ("foundations", {"version", "schemes", "io", "geometry"}),
     ("data and measures", {"augment", "datasets", "metrics", "detect"}),
     ("models", {"models", "models.level1", "models.level2", "models.files", "models.cascade", "models.quantize",
                 "models.pretrained"}),
