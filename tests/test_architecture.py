@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("evaluation", {"evaluation", "human", "human.formats", "human.analysis", "human.repeatability",
                     "human.figures", "human.session", "human.study", "human.__main__"}),
     ("presentation", {"viz", "widgets", "widgets.drawing", "widgets.browser", "widgets.cascade_viewer",
-                      "widgets.ced_explorer", "widgets.annotator", "labs", "course", "cli"}),
+                      "widgets.ced_explorer", "widgets.annotator", "labs", "course", "cli", "recipe"}),
     ("package face", {""}),  # facelandmarks/__init__.py
 ]
 LAYER_OF = {f"facelandmarks.{m}".rstrip("."): rank for rank, (_, mods) in enumerate(LAYERS) for m in mods}
