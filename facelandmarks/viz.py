@@ -242,7 +242,8 @@ def plot_ced(errors: Mapping[str, np.ndarray], threshold: float = 0.08, norm: st
     ax.set_xlabel(f"NME ({norm})")
     ax.set_ylabel("fraction of images with NME <= x")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9, loc="lower right")
+    # below the axes: inside, the legend would hide the curves of a weak method
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
     return ax
 
 
