@@ -25,7 +25,7 @@ import numpy as np
 
 from facelandmarks import datasets, metrics, viz
 from facelandmarks.evaluation import face_boxes
-from facelandmarks.models.cascade import load_pretrained
+from facelandmarks.models.pretrained import load_pretrained
 
 VARIANTS = [
     # label, load_pretrained arguments, predict_batch arguments

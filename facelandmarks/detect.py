@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .geometry import transform_points, warp_image
-from .models.cascade import check_image
+from .io import check_image
 
 __all__ = ["DEFAULT_DETECTOR", "DETECTORS", "NoFaceError", "BoxMapping", "BOX_MAPPINGS", "detect_faces",
            "no_face_message", "to_landmark_box", "find_face", "box_iou",
@@ -273,7 +273,7 @@ def detect_faces(image: np.ndarray, detector: str = DEFAULT_DETECTOR, full_size:
         Map them to the landmark-box convention with :func:`to_landmark_box`.
 
     Raises:
-        ValueError: unknown detector, or not an image (see :func:`facelandmarks.models.cascade.check_image`).
+        ValueError: unknown detector, or not an image (see :func:`facelandmarks.io.check_image`).
         ImportError: ``"dlib_hog"`` without dlib installed.
     """
     if detector not in _DETECT:
