@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Step", "STEPS", "run_recipe"]
+__all__ = ["Step", "STEPS", "SHIPPED", "run_recipe", "install"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,46 @@ STEPS: tuple[Step, ...] = (
                        "--lr", "5e-4", "--epochs", "4", "--box-shift", "0.075", "--box-scale", "0.085",
                        "--threads", "2", "--seed", "0"), "level2.pt", after=("level1_c2", "level2_sim")),
 )
+
+
+SHIPPED = {"level1_c2/level1.pt": "level1_deep.pt", "level2_ft/level2.pt": "level2_k3.pt",
+           "level2_sim/level2.pt": "level2_k3_sim.pt", "shallow/level1.pt": "level1_shallow.pt"}
+"""Recipe output (relative to its folder) -> shipped file name in ``facelandmarks/weights``."""
+
+
+def install(out: str | os.PathLike, weights_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Copy the recipe's finished weights into the package's weights folder, with every step's log.
+
+    Writes ``weights_dir/NAME.pt`` for each entry of :data:`SHIPPED`, ``weights_dir/logs/recipe/STEP.csv``
+    (each step's per-epoch log), ``recipe_log.csv`` and ``recipe_time.txt``. Afterwards, rerun the int8
+    calibration (``facelandmarks quantize``), ``tools/weights_manifest.py`` and
+    ``benchmarks/confidence.py --write``, as ``make weights`` does.
+
+    Raises:
+        FileNotFoundError: a step has not finished (run the recipe first).
+    """
+    import shutil
+
+    out = Path(out)
+    weights_dir = Path(weights_dir) if weights_dir is not None else Path(__file__).resolve().parent / "weights"
+    missing = [src for src in SHIPPED if not (out / src).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{out}: the recipe has not finished {missing}; run `facelandmarks recipe --out {out}` first")
+    written = []
+    for src, name in SHIPPED.items():
+        written.append(Path(shutil.copyfile(out / src, weights_dir / name)))
+    logs = weights_dir / "logs" / "recipe"
+    logs.mkdir(parents=True, exist_ok=True)
+    for step in STEPS:
+        for csv_file in (out / step.name).glob("*_log.csv"):
+            written.append(Path(shutil.copyfile(csv_file, logs / f"{step.name}.csv")))
+    for name in ("recipe_log.csv", "recipe_time.txt"):
+        if (out / name).is_file():
+            written.append(Path(shutil.copyfile(out / name, logs / name)))
+    split = next((out / "level1").glob("*_split.json"), None)
+    if split is not None:
+        written.append(Path(shutil.copyfile(split, weights_dir / "split.json")))
+    return written
 
 
 def _append_row(path: Path, row: dict) -> None:
