@@ -113,3 +113,15 @@ def test_setup_without_the_data_folder(monkeypatch, capsys):
     fast, data = course.setup(fast=False, data=False)  # a notebook that runs without the data
     assert (fast, data) == (False, None)
     assert "no data folder" in capsys.readouterr().out
+
+
+def test_shipped_logs_are_the_cycles_of_the_shipped_networks():
+    from facelandmarks import train
+
+    for network in ("deep", "shallow"):
+        paths = course.shipped_logs(network)
+        assert paths and all(p.is_file() for p in paths)
+        assert all(network in p.name or p.parent.name == "recipe" for p in paths)
+        assert train.read_log(paths[0])[0]["epoch"] == 1  # the first cycle first
+    with pytest.raises(ValueError, match="network must be 'deep' or 'shallow', got 'k3'"):
+        course.shipped_logs("k3")
