@@ -147,6 +147,14 @@ def test_repeatability(errors: human.AnnotationErrors, refs: dict) -> None:
     assert human.repeatability(same, refs).mean_spread == pytest.approx([0.0])
 
 
+def test_repeatability_by_pass_is_drawn_from_zero(errors: human.AnnotationErrors, refs: dict) -> None:
+    """A cut y-axis would make the small changes from one pass to the next look large."""
+    fig = human.plot_repeatability(human.repeatability(errors, refs), errors)
+    by_pass = fig.axes[1]
+    assert by_pass.get_ylim()[0] == 0
+    assert by_pass.get_ylim()[1] > max(line.get_ydata().max() for line in by_pass.lines)
+
+
 def test_percentile_of() -> None:
     sample = np.array([1.0, 2.0, 3.0, 4.0])
     assert human.percentile_of(0.5, sample) == 0.0

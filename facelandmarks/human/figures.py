@@ -119,8 +119,9 @@ def plot_repeatability(rep: Repeatability, errors: AnnotationErrors, model_sprea
     b.set_xticks(range(1, 1 + max(int(errors.repeat.max()) + 1, 1)))
     b.set_xlabel("pass (1 = the annotator's first time on this image)")
     b.set_ylabel(f"median NME ({JDC_NORMALISER})")
+    b.set_ylim(0, 1.15 * b.get_ylim()[1])  # from zero: a cut axis would make small changes look large
     b.set_title("Do annotators improve with repetition?", fontsize=10)
-    b.legend(fontsize=8)
+    b.legend(fontsize=9)
     b.grid(alpha=0.3)
     fig.tight_layout()
     return fig
