@@ -284,7 +284,8 @@ def plot_training_log(logs: Mapping[str, str | os.PathLike | list[dict] | Sequen
             or a list of CSVs (cycles of one run: each continues from the last; the epochs count on
             across them and a dotted line marks where a cycle starts).
         title: the figure's title.
-        log_scale: logarithmic y axes (losses that fall by orders of magnitude).
+        log_scale: logarithmic y axes (losses that fall by orders of magnitude); otherwise the
+            y axes start at zero.
 
     Returns:
         the Figure; its Axes in the order of the panels (``fig.axes``).
@@ -313,6 +314,8 @@ def plot_training_log(logs: Mapping[str, str | os.PathLike | list[dict] | Sequen
         ax.grid(alpha=0.3)
         if log_scale:
             ax.set_yscale("log")
+        else:  # from zero: a cut axis would make a flat curve look like a large change
+            ax.set_ylim(0, 1.05 * ax.get_ylim()[1])
     if len(runs) > 1 or any(starts for _, starts in runs.values()):
         handles = [Line2D([], [], color=f"C{i}", lw=2, label=name) for i, name in enumerate(runs)]
         if any(starts for _, starts in runs.values()):

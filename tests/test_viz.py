@@ -135,6 +135,16 @@ def test_plot_training_log_from_rows_and_from_csv(tmp_path):
     fig.canvas.draw()
 
 
+def test_plot_training_log_draws_its_axes_from_zero():
+    """A nearly flat validation NME (an overfitting run) must look flat, not like a large swing."""
+    rows = [{"epoch": e, "train_loss": 0.09 / e, "val_nme": 0.2266 - 0.0001 * e} for e in range(1, 9)]
+    nme_ax, train_ax = viz.plot_training_log({"run": rows}).axes
+    assert nme_ax.get_ylim()[0] == 0 and train_ax.get_ylim()[0] == 0
+    assert nme_ax.get_ylim()[1] > 0.2266
+    log_ax = viz.plot_training_log({"run": rows}, log_scale=True).axes[0]
+    assert log_ax.get_yscale() == "log" and log_ax.get_ylim()[0] > 0
+
+
 def test_plot_training_log_numbers_cycles_continuously(tmp_path):
     first = [{"epoch": e, "train_loss": 1.0, "val_nme": 0.2} for e in range(1, 4)]
     second = [{"epoch": e, "train_loss": 0.5, "val_nme": 0.1} for e in range(1, 3)]
