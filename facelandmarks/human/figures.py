@@ -66,7 +66,7 @@ def plot_error_distributions(errors: AnnotationErrors, model: ModelErrors | None
         ax.grid(axis="y", alpha=0.3)
     axes[0, 0].set_ylabel(f"NME ({JDC_NORMALISER}: reference pupils P71-P72)\non the {len(errors.point_ids)} iBUG points")
     if model is not None:
-        axes[0, 0].legend(fontsize=7, loc="lower left")
+        axes[0, 0].legend(fontsize=9, loc="lower left")
     fig.suptitle("J&dC study: error of every human annotation vs the model (one dot per jittered face box)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -142,7 +142,7 @@ def plot_lfpw_ced(spread: LfpwSpread, model_nme: np.ndarray | None = None, thres
     ax.set_xlabel(f"NME ({spread.norm}: outer eye corners) on the {len(spread.points)} LFPW points with an iBUG twin")
     ax.set_ylabel("fraction of annotations / faces")
     ax.set_title("How far apart are people? LFPW human spread vs the model", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=9, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
