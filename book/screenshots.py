@@ -24,7 +24,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         browser = p.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=FLAGS,
-                                                       viewport={"width": 1200, "height": 900})
+                                                       viewport={"width": 1600, "height": 900})
         page = browser.new_page()
         for name, rel in PAGES.items():
             page.goto((args.html / rel).resolve().as_uri())
