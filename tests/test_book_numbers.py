@@ -16,6 +16,8 @@ PAGE = """# Results
 | --- | --- | --- | --- | --- | --- |
 | shallow level 1 (39x39 gray, 4 conv) | 6.24% | 5.93% | 0.260 | 14.8% | 6.02% |
 | deep level 1 (Table 1a) | 4.68% | 4.30% | 0.422 | 3.6% | 4.52% |
+| deep level 1, first cycle only (recipe step level1: 60 epochs) | 5.11% | 4.40% | 0.400 | 4.0% | 4.90% |
+| deep level 1, first cycle + level 2 (K=3, simulated errors only) [the paper's training] | 3.99% | 3.40% | 0.500 | 1.0% | 3.90% |
 | shallow level 1 + level 2 (K=3) | 4.02% | 3.75% | 0.506 | 2.8% | 3.88% |
 | deep level 1 + level 2 (K=1, simulated errors) | 3.76% | 3.53% | 0.531 | 1.2% | 3.67% |
 | deep level 1 + level 2 (K=3, simulated errors) | 3.64% | 3.37% | 0.547 | 0.8% | 3.57% |

@@ -27,9 +27,9 @@ STATS = rf"mean {NUMBER}%\s+median {NUMBER}%\s+AUC@0\.08 {NUMBER}\s+failures {NU
 ROWS = {
     "shallow level 1": re.compile(r"^shallow level 1 \("),
     "deep level 1": re.compile(r"^deep level 1 \("),
-    "deep + level 2 K=1": re.compile(r"\(K=1\b"),
-    "deep + level 2 K=3 simulated": re.compile(r"\(K=3, simulated"),
-    "shipped default": re.compile(r"\[shipped default"),
+    "deep + level 2 K=1": re.compile(r"^deep level 1 \+ level 2 \(K=1\b"),
+    "deep + level 2 K=3 simulated": re.compile(r"^deep level 1 \+ level 2 \(K=3, simulated"),
+    "shipped default": re.compile(r"^deep level 1 \+ level 2 .*\[shipped default"),
 }
 COLUMNS = ("mean", "median", "auc", "failures", "mean jittered")
 DLIB_LABELS = {"dlib shape predictor (ERT)": "dlib", "facelandmarks cascade": "cascade"}
