@@ -26,6 +26,7 @@ def main() -> None:
         browser = p.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=FLAGS,
                                                        viewport={"width": 1600, "height": 900})
         page = browser.new_page()
+        page.set_default_timeout(180_000)  # a busy machine can take longer than the default 30 s
         for name, rel in PAGES.items():
             page.goto((args.html / rel).resolve().as_uri())
             page.wait_for_timeout(1500)  # MathJax typesetting
