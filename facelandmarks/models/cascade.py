@@ -129,6 +129,13 @@ class Cascade(nn.Module):
     def n_points(self) -> int:
         return self.level1.config.n_points
 
+    def _flip_permutation(self) -> list[int]:
+        """The flip permutation of the registered scheme with this cascade's number of points."""
+        perm = get_scheme(self.n_points).flip_permutation
+        if perm is None:
+            raise ValueError(f"the {self.n_points}-point scheme has no flip permutation: use flip=False, score=False")
+        return list(perm)
+
     @classmethod
     def from_files(cls, level1: str | os.PathLike, level2: str | os.PathLike | None = None,
                    level3: str | os.PathLike | None = None) -> "Cascade":
@@ -190,7 +197,7 @@ class Cascade(nn.Module):
         mirror = None
         if score:  # mirrored crop -> crop: x' = S - 1 - x, and the scheme renames the points
             m_crop = from_unit(torch.cat(unit_mirror).double().numpy(), cfg1.input_size)
-            m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, list(get_scheme(self.n_points).flip_permutation)]
+            m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, self._flip_permutation()]
             mirror = transform_points(m_crop, np.linalg.inv(crop_m))
         if self.level2 is None or not use_level2:
             result = BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None, mirror)
@@ -221,7 +228,7 @@ class Cascade(nn.Module):
         mirrored = self.predict_batch([im[:, ::-1] for im in images], mirrored_boxes, "landmarks", use_level2,
                                       use_level3, chunk, score=False)
         unflip = np.stack([hflip_matrix(int(w)) for w in widths])  # mirrored -> original image frame
-        perm = list(get_scheme(self.n_points).flip_permutation)
+        perm = self._flip_permutation()
         for name in ("points", "level1_points", "level2_points"):
             back = transform_points(getattr(mirrored, name), unflip)[:, perm]
             setattr(plain, name, (getattr(plain, name) + back) / 2)
