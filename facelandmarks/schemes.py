@@ -13,7 +13,8 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["LandmarkScheme", "IBUG68", "IBUG68_INNER", "FIVE_POINT", "SCHEMES", "get_scheme"]
+__all__ = ["LandmarkScheme", "IBUG68", "IBUG68_INNER", "FIVE_POINT", "SCHEMES", "get_scheme",
+           "IBUG68_TO_FIVE", "ibug68_to_five"]
 
 
 def _frozen(mapping: Mapping) -> Mapping:
@@ -170,6 +171,23 @@ FIVE_POINT = LandmarkScheme(
     group_colors=_frozen({"eyes": "#d62728", "nose": "#2ca02c", "mouth": "#9467bd"}),
 )
 """Five points: right eye centre, left eye centre, nose tip, right and left mouth corners."""
+
+IBUG68_TO_FIVE: tuple[tuple[int, ...], ...] = (tuple(range(36, 42)), tuple(range(42, 48)), (30,), (48,), (54,))
+"""Each :data:`FIVE_POINT` point as the mean of these iBUG-68 points (0-based): eye centres = mean of
+each eye's six points, nose tip = 31, mouth corners = 49 and 55 (1-based)."""
+
+
+def ibug68_to_five(points: np.ndarray) -> np.ndarray:
+    """Five-point shapes ``(..., 5, 2)`` from iBUG-68 shapes ``(..., 68, 2)`` by :data:`IBUG68_TO_FIVE`.
+
+    >>> ibug68_to_five(np.arange(136.0).reshape(68, 2))[2]  # the nose tip is point 31 (1-based)
+    array([60., 61.])
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.shape[-2:] != (68, 2):
+        raise ValueError(f"ibug68_to_five needs (..., 68, 2) points, got {pts.shape}")
+    return np.stack([pts[..., list(idx), :].mean(axis=-2) for idx in IBUG68_TO_FIVE], axis=-2)
+
 
 SCHEMES: Mapping[str, LandmarkScheme] = _frozen({s.name: s for s in (IBUG68, IBUG68_INNER, FIVE_POINT)})
 
