@@ -32,8 +32,12 @@ def _start_distributed(args: argparse.Namespace) -> tuple[int, int]:
     if not dist.is_initialized():
         from .train import resolve_device
 
-        backend = "nccl" if resolve_device(args.device).type == "cuda" else "gloo"
-        dist.init_process_group(backend)
+        device = resolve_device(args.device)  # under torchrun a bare "cuda" is cuda:$LOCAL_RANK
+        if device.type == "cuda":
+            import torch
+
+            torch.cuda.set_device(device)  # nccl's collectives use the current device
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return dist.get_world_size(), dist.get_rank()
 
 
