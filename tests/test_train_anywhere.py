@@ -21,8 +21,8 @@ from facelandmarks.io import read_image, read_pts, write_pts
 from facelandmarks.models.cascade import Cascade
 from facelandmarks.models.level1 import Level1Config, crop_matrices, from_unit
 from facelandmarks.schemes import FIVE_POINT, LandmarkScheme, ibug68_to_five
-from facelandmarks.train import (TrainConfig, augment_for, load_model, resolve_device, train_level1)
 from facelandmarks.geometry import points_box, transform_points
+from facelandmarks.train import TrainConfig, augment_for, load_model, resolve_device, train_level1
 
 HERE = Path(__file__).resolve().parent
 TINY_L1 = Level1Config(input_size=32, blocks=((8,), (16,), (16,)), padding=1, fc=64, batchnorm=False)
@@ -37,6 +37,7 @@ def _five_point_folder(faces: list[datasets.Face], folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_five_point_faces_train_end_to_end_and_beat_the_mean_shape(train_faces, tmp_path, capsys):
     torch.set_num_threads(1)
     folder = _five_point_folder(train_faces[::20][:100], tmp_path / "my_faces")  # 100 faces spread over the split
@@ -146,6 +147,7 @@ def test_workers_do_not_change_the_result_and_bf16_trains(few_faces, tmp_path):
     assert np.isfinite(log[-1]["train_loss"])
 
 
+@pytest.mark.slow  # runs in CI (`make test` runs every test); `make test-fast` skips it
 def test_torchrun_two_cpu_processes_match_one_process(few_faces, tmp_path):
     """2 gloo processes x 2 faces = 1 process x 4 faces a step: same weights on both ranks, and the
     single process's weights to 1e-4 (only the order of float sums differs, which Adam can amplify on
