@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-BEFORE = "db11810"  # main before issue 16 (batches made in the training loop, no DataLoader)
+BEFORE = "63608fc"  # main before issue 16 (batches made in the training loop, no DataLoader)
 
 
 def _export(ref: str, dest: Path) -> Path:
