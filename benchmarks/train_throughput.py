@@ -44,9 +44,12 @@ def _run(code: Path, workers: int | None, out: Path, faces: int, epochs: int, da
     if workers is not None:
         cmd += ["--workers", str(workers)]
     if data:
-        cmd += ["--data", data]
+        cmd += ["--data", str(Path(data).resolve())]
     env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
-    subprocess.run(cmd, check=True, env=env, capture_output=True)
+    if env.get("FACELANDMARKS_DATA"):  # absolute: the run's working directory is the code's folder
+        env["FACELANDMARKS_DATA"] = str(Path(env["FACELANDMARKS_DATA"]).resolve())
+    # cwd = code: `python -m` puts the working directory first on sys.path, before PYTHONPATH
+    subprocess.run(cmd, check=True, env=env, capture_output=True, cwd=code)
     with open(out / "level1_log.csv") as f:
         seconds = sum(float(row["seconds"]) for row in csv.DictReader(f))
     return faces * epochs / seconds

@@ -49,7 +49,7 @@ def _train(args: argparse.Namespace) -> int:
     from .augment import AUGMENTS
     from .models.level1 import DEEP, SHALLOW
     from .models.level2 import Level2Config
-    from .train import SimulatedErrors, TrainConfig, augment_for, train_level1, train_level2
+    from .train import SimulatedErrors, TrainConfig, augment_for, resolve_device, train_level1, train_level2
 
     world, rank = _start_distributed(args)
 
@@ -57,17 +57,21 @@ def _train(args: argparse.Namespace) -> int:
         if rank == 0:
             print(message, flush=True)
 
-    if args.train:
-        faces = datasets.faces_from(args.train)
-        source = " ".join(args.train)
-    else:  # the 300-W training split of the data root: the shipped recipe's data
-        faces = datasets.split_faces("train", args.data)
-        source = "the 300-W train split of the data root"
-    scheme, how = datasets.infer_scheme(faces, args.scheme)
-    if args.val:
-        train_faces, val_faces = faces, datasets.faces_from(args.val)
-    else:
-        train_faces, val_faces = datasets.train_val_split(faces, args.val_fraction, args.seed)
+    try:  # the user's inputs: a missing folder, an unknown scheme or device ends with its message
+        if args.train:
+            faces = datasets.faces_from(args.train)
+            source = " ".join(args.train)
+        else:  # the 300-W training split of the data root: the shipped recipe's data
+            faces = datasets.split_faces("train", args.data)
+            source = "the 300-W train split of the data root"
+        scheme, how = datasets.infer_scheme(faces, args.scheme)
+        if args.val:
+            train_faces, val_faces = faces, datasets.faces_from(args.val)
+        else:
+            train_faces, val_faces = datasets.train_val_split(faces, args.val_fraction, args.seed)
+        device = resolve_device(args.device)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        raise SystemExit(f"facelandmarks train: {err.args[0] if isinstance(err, KeyError) else err}") from None
     if args.limit:
         train_faces, val_faces = train_faces[:args.limit], val_faces[:max(2, args.limit // 4)]
     augment, flip_note = augment_for(AUGMENTS[args.augment], scheme)
@@ -76,6 +80,7 @@ def _train(args: argparse.Namespace) -> int:
         say(flip_note)
     say(f"training on {len(train_faces)} faces from {source}; validating on {len(val_faces)} "
         + ("from " + " ".join(args.val) if args.val else f"held out ({args.val_fraction:.0%}, seed {args.seed})")
+        + f"; device {device}, {args.precision}"
         + (f"; {world} processes, {args.batch_size // world} faces each per step" if world > 1 else ""))
     train_set = datasets.FaceSet.load(train_faces, scheme, progress=args.progress and rank == 0)
     val_set = datasets.FaceSet.load(val_faces, scheme, progress=args.progress and rank == 0)

@@ -369,7 +369,13 @@ _RUNTIME_KEYS = ("device", "workers", "threads")  # how a run executes, not what
 
 
 def _same_configs(saved: object, wanted: object, key: str) -> bool:
+    """Whether a checkpoint's ``key`` config allows resuming with ``wanted``.
+
+    ``train_config``: runtime fields (:data:`_RUNTIME_KEYS`) may differ, and a field the checkpoint
+    lacks (saved before the field existed, e.g. ``precision``) counts as its default value.
+    """
     if key == "train_config" and isinstance(saved, dict) and isinstance(wanted, dict):
+        saved = asdict(TrainConfig()) | saved
         strip = lambda d: {k: v for k, v in d.items() if k not in _RUNTIME_KEYS}  # noqa: E731
         return strip(saved) == strip(wanted)
     return saved == wanted

@@ -90,6 +90,22 @@ def test_point_count_without_scheme_says_how_to_add_one(train_faces, tmp_path):
         datasets.infer_scheme(datasets.faces_from([folder]))
 
 
+def test_train_command_ends_bad_inputs_with_their_message(train_faces, tmp_path):
+    """A missing folder, an unknown scheme or device: `facelandmarks train` exits with the message, no traceback."""
+    folder = _five_point_folder(train_faces[:2], tmp_path / "faces")
+    train = ["train", "shallow", "--out", str(tmp_path / "run"), "--train"]
+    cases = [([str(tmp_path / "nowhere")], "neither a folder"),
+             ([str(folder), "--scheme", "five"], "known"),
+             ([str(folder), "--val", str(tmp_path / "nowhere")], "neither a folder")]
+    if not torch.cuda.is_available():
+        cases.append(([str(folder), "--device", "cuda"], "cuda=False"))
+    for args, message in cases:
+        with pytest.raises(SystemExit, match=message) as err:
+            cli.main(train + args)
+        assert str(err.value).startswith("facelandmarks train: ")
+    assert not (tmp_path / "run").exists()
+
+
 NO_FLIP = LandmarkScheme(name="no_flip5", n_points=5, groups={}, flip_permutation=None,
                          normalisers={"inter_pupil": ((0,), (1,))}, edges=())
 
