@@ -7,10 +7,11 @@ inside the training process, with one random stream per epoch); "after" is this 
 ``facelandmarks train level1 --limit FACES --epochs EPOCHS --threads 1`` in its own process; the
 variants are interleaved, round after round, so drift on a busy machine hits them alike. Throughput
 = training faces x epochs / the summed per-epoch seconds of the run's log (which include validating
-FACES/4 faces each epoch). Writes ``OUT/train_throughput.csv`` and prints a table with the median
-faces/s of each variant and its ratio to "before".
+FACES/4 faces each epoch). Writes ``OUT/train_throughput.csv`` and prints a table: each variant's
+median faces/s (min-max over the rounds), the ratio of its median to "before"'s, and the median of
+its per-round ratios to "before" (``--table-only`` reprints it from the CSV).
 
-    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/train_throughput.py --out docs/results
+    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/train_throughput.py --out docs/results --rounds 5
 """
 from __future__ import annotations
 
@@ -63,28 +64,40 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=64, help="training faces per run (--limit)")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds over all variants")
+    parser.add_argument("--table-only", action="store_true", help="only print the table of OUT/train_throughput.csv")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        before = _export(args.before, Path(tmp) / "before")
-        variants = {"before (in the loop)": (before, None), "after, workers 0": (ROOT, 0),
-                    "after, workers 1": (ROOT, 1), "after, workers 2": (ROOT, 2)}
-        for r in range(args.rounds):
-            for name, (code, workers) in variants.items():
-                rate = _run(code, workers, Path(tmp) / "run", args.faces, args.epochs, args.data)
-                rows.append({"round": r, "variant": name, "faces_per_s": round(rate, 2)})
-                print(f"round {r}: {name}: {rate:.1f} faces/s", flush=True)
-    with open(args.out / "train_throughput.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    base = np.median([r["faces_per_s"] for r in rows if r["variant"] == "before (in the loop)"])
-    print(f"\n| variant | faces/s (median of {args.rounds}) | ratio to before |\n|---|---|---|")
-    for name in variants:
-        med = np.median([r["faces_per_s"] for r in rows if r["variant"] == name])
-        print(f"| {name} | {med:.1f} | {med / base:.2f} |")
+    if not args.table_only:
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            before = _export(args.before, Path(tmp) / "before")
+            variants = {"before (in the loop)": (before, None), "after, workers 0": (ROOT, 0),
+                        "after, workers 1": (ROOT, 1), "after, workers 2": (ROOT, 2)}
+            for r in range(args.rounds):
+                for name, (code, workers) in variants.items():
+                    rate = _run(code, workers, Path(tmp) / "run", args.faces, args.epochs, args.data)
+                    rows.append({"round": r, "variant": name, "faces_per_s": round(rate, 2)})
+                    print(f"round {r}: {name}: {rate:.1f} faces/s", flush=True)
+        with open(args.out / "train_throughput.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    _table(args.out / "train_throughput.csv")
 
+
+def _table(path: Path) -> None:
+    """Print each variant's median faces/s (min-max over rounds) and its ratio to "before"."""
+    with open(path) as f:
+        rows = [{**r, "faces_per_s": float(r["faces_per_s"])} for r in csv.DictReader(f)]
+    names = list(dict.fromkeys(r["variant"] for r in rows))
+    rates = {n: np.array([r["faces_per_s"] for r in rows if r["variant"] == n]) for n in names}
+    base = rates[names[0]]
+    print(f"\n| variant | faces/s, median of {len(base)} rounds (min-max) | ratio of medians to before "
+          "| median of the per-round ratios |\n|---|---|---|---|")
+    for n in names:
+        r = rates[n]
+        print(f"| {n} | {np.median(r):.1f} ({r.min():.1f}-{r.max():.1f}) | {np.median(r) / np.median(base):.2f} "
+              f"| {np.median(r / base):.2f} |")
 
 if __name__ == "__main__":
     main()
