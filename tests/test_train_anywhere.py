@@ -208,3 +208,22 @@ def test_cuda_training_and_predict(few_faces, tmp_path, precision):
     on_cuda = cascade.predict_batch(few_faces.images, boxes, score=False, device="cuda").points
     assert cascade.level1.mean_shape.device.type == "cuda"
     np.testing.assert_allclose(on_cuda, on_cpu, atol=0.05)  # pixels; TF32/cuDNN kernels differ from the CPU's
+
+
+def test_level2_warns_when_patches_must_reach_far_points(few_faces, tmp_path):
+    """Five points with k=3: each patch would also place points ~2 patch widths away (at face_size 48),
+    so training warns and names k=1; k=1 and the 68 points (0.3 widths) train without it."""
+    import warnings
+
+    from facelandmarks.models.level2 import Level2Config
+    from facelandmarks.train import SimulatedErrors, train_level2
+
+    tiny = Level2Config(blocks=((8,), (8,), (16,)), padding=(1, 1, 1), fc=32, face_size=48)
+    five = datasets.FaceSet(few_faces.names, few_faces.images, ibug68_to_five(few_faces.points), FIVE_POINT)
+    cfg = TrainConfig(epochs=1, batch_size=4, augment=NO_AUGMENT)
+    with pytest.warns(UserWarning, match="k=1"):
+        train_level2(replace(tiny, n_points=5), cfg, SimulatedErrors(), five, five, tmp_path / "k3", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        train_level2(replace(tiny, n_points=5, k=1), cfg, SimulatedErrors(), five, five, tmp_path / "k1", progress=False)
+        train_level2(tiny, cfg, SimulatedErrors(), few_faces, few_faces, tmp_path / "68", progress=False)
