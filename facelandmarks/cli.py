@@ -28,7 +28,7 @@ def _start_distributed(args: argparse.Namespace) -> tuple[int, int]:
         return 1, 0
     if "RANK" not in os.environ or "MASTER_ADDR" not in os.environ:
         raise SystemExit("--distributed needs the environment torchrun sets (RANK, WORLD_SIZE, MASTER_ADDR); "
-                         "start with: torchrun --nproc-per-node N -m facelandmarks.train ...")
+                         "start with: torchrun --nproc-per-node N -m facelandmarks.cli train ...")
     if not dist.is_initialized():
         from .train import resolve_device
 

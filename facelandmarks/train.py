@@ -13,7 +13,7 @@ states the guarantee with the tests that check it.
 
 Devices and processes: ``TrainConfig.device`` (``auto`` picks CUDA, then MPS, then the CPU),
 ``precision`` (``bf16``/``fp16`` autocast; fp16 with a gradient scaler, CUDA only), ``workers``
-(DataLoader processes). Under ``torchrun`` (``torch.distributed`` initialised, see :func:`main`)
+(DataLoader processes). Under ``torchrun`` (``torch.distributed`` initialised by ``facelandmarks train`` under torchrun)
 the model is wrapped in DistributedDataParallel, each process trains on its
 :class:`~torch.utils.data.DistributedSampler` shard, ``batch_size`` is the *global* batch (each of
 W processes takes ``batch_size / W`` faces per step, so the learning rate needs no change), and
@@ -30,7 +30,6 @@ import contextlib
 import csv
 import math
 import os
-import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field, replace
@@ -61,7 +60,7 @@ __all__ = [
     "TrainConfig", "SimulatedErrors", "CheckpointMismatchError", "LOSSES", "wing_loss", "regression_loss",
     "level1_batch", "level2_batch", "canonical_shape", "simulate_level1_errors",
     "train_level1", "train_level2", "level1_predictions", "read_log", "save_model", "load_model",
-    "PRECISIONS", "resolve_device", "augment_for", "main",
+    "PRECISIONS", "resolve_device", "augment_for",
 ]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -400,7 +399,7 @@ def _resume(path: Path, kind: str, model: nn.Module, opt: torch.optim.Optimizer,
 
 
 def _distributed() -> tuple[int, int]:
-    """(world size, rank): (1, 0) unless torch.distributed is initialised (torchrun, see :func:`main`)."""
+    """(world size, rank): (1, 0) unless torch.distributed is initialised (``facelandmarks train`` under torchrun)."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size(), dist.get_rank()
     return 1, 0
@@ -659,13 +658,3 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
                    {k: v for k, v in configs.items() if k != "config"} | {"log": log, "scheme": train_set.scheme.name})
     return model.eval(), log
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m facelandmarks.train ARGS`` = ``facelandmarks train ARGS`` (e.g. under ``torchrun``)."""
-    from .cli import main as cli_main  # the command line sits above this module
-
-    return cli_main(["train", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -193,6 +193,22 @@ def test_torchrun_two_cpu_processes_match_one_process(few_faces, tmp_path):
         torch.testing.assert_close(ranks[0][key], value, rtol=0, atol=0)
 
 
+@pytest.mark.slow
+def test_torchrun_runs_the_train_command(tmp_path):
+    """The documented command line: `torchrun -m facelandmarks.cli train ...` joins the group by itself,
+    rank 0 alone prints and writes the files."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                          "-m", "facelandmarks.cli", "train", "shallow", "--limit", "8", "--epochs", "2", "--batch-size", "4",
+                          "--threads", "1", "--out", str(tmp_path / "ddp")],
+                         env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "2 processes, 2 faces each per step" in run.stdout
+    assert [line.split()[0] for line in run.stdout.splitlines() if line.startswith("epoch=")] == ["epoch=1", "epoch=2"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == ["level1.pt", "level1_last.pt", "level1_log.csv",
+                                                                     "shallow_split.json"]
+
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (runs wherever torch.cuda.is_available())")
 
 
