@@ -518,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelandmarks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train one level of the cascade on the 300-W training faces")
+    p = sub.add_parser("train", help="train one level of the cascade on the 300-W training faces or your own (--train)")
     p.add_argument("level", choices=["level1", "shallow", "level2"], help="deep level 1, shallow level-1 baseline, or level 2")
     p.add_argument("--out", type=Path, required=True, help="output folder (checkpoints, log, final weights)")
     p.add_argument("--data", default=None, help="data root (default: $FACELANDMARKS_DATA); its 300-W train split "
