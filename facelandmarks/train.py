@@ -13,7 +13,7 @@ states the guarantee with the tests that check it.
 
 Devices and processes: ``TrainConfig.device`` (``auto`` picks CUDA, then MPS, then the CPU),
 ``precision`` (``bf16``/``fp16`` autocast; fp16 with a gradient scaler, CUDA only), ``workers``
-(DataLoader processes). Under ``torchrun`` (``torch.distributed`` initialised by ``facelandmarks train`` under torchrun)
+(DataLoader processes). Under ``torchrun`` (``torch.distributed`` initialised, as ``facelandmarks train`` does there)
 the model is wrapped in DistributedDataParallel, each process trains on its
 :class:`~torch.utils.data.DistributedSampler` shard, ``batch_size`` is the *global* batch (each of
 W processes takes ``batch_size / W`` faces per step, so the learning rate needs no change), and
