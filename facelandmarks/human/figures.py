@@ -206,7 +206,7 @@ def plot_lfpw_pairing(test: LfpwTestSet, names: Sequence[str] | None = None, n_p
     ibug = [LFPW_TO_IBUG68[LFPW_POINTS[k]] - 1 for k in kept]
     cols = 3
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 4.7 * rows), squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     for ax, name in zip(axes.ravel(), names):
@@ -233,7 +233,6 @@ def plot_lfpw_pairing(test: LfpwTestSet, names: Sequence[str] | None = None, n_p
     axes.ravel()[0].legend(fontsize=6, loc="lower left")
     fig.suptitle(f"LFPW test pairing: {int(p.paired.sum())} of {len(p)} faces paired; lines join 300-W to the "
                  f"LFPW average on the {len(kept)} corresponding points", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
