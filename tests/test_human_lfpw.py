@@ -180,6 +180,11 @@ def test_verdict_logic() -> None:
     # boundaries: 6 of 10 -> better, 4 of 10 -> about as good, 3 of 10 -> worse
     for k, level in ((6, "better than"), (4, "about as good as"), (3, "worse than")):
         assert T.lfpw_verdict(np.array([0.01] * k + [0.09] * (10 - k)), workers, average).level == level
+    # the tail: worse than every worker on 2 of 10 faces; one huge error lifts the mean above the workers'
+    tail = T.lfpw_verdict(np.array([0.02] * 8 + [0.06, 1.0]), workers, average)
+    assert (tail.level, tail.fraction_worse_than_every_worker) == ("better than", 0.2)
+    assert "worse than every worker on 20%" in tail.text and "tail of large errors" in tail.text
+    assert "tail of large errors" not in better.text and better.fraction_worse_than_every_worker == 0.0
     # a missing worker: the median of the two present
     gap = workers.copy()
     gap[:, 2] = np.nan

@@ -427,12 +427,14 @@ def candidate_offsets(pairing: Pairing, ann: LfpwAnnotations, reference: np.ndar
 class LfpwVerdict:
     """The reading of the numbers: ``level`` is ``"better than"``, ``"about as good as"`` or
     ``"worse than"`` (a typical worker), ``beats_average`` whether the model's median NME is below
-    the LFPW average's; ``text`` says it in words with the numbers."""
+    the LFPW average's, ``fraction_worse_than_every_worker`` the share of faces where the model is
+    worse than all the workers present (its tail); ``text`` says it in words with the numbers."""
 
     level: str
     beats_average: bool
     fraction_beating_median_worker: float
     text: str
+    fraction_worse_than_every_worker: float = float("nan")
 
 
 def lfpw_verdict(model: np.ndarray, workers: np.ndarray, average: np.ndarray, norm: str = "inter_ocular",
@@ -462,12 +464,17 @@ def lfpw_verdict(model: np.ndarray, workers: np.ndarray, average: np.ndarray, no
                          f"{workers.shape}, {average.shape}")
     med_worker = np.nanmedian(workers, axis=1)
     p = float(np.mean(model < med_worker))
+    q = float(np.mean(model > np.nanmax(workers, axis=1)))
     level = "better than" if p >= 0.6 else "about as good as" if p >= 0.4 else "worse than"
     m, w, a = float(np.median(model)), float(np.nanmedian(workers)), float(np.median(average))
+    mean_m, mean_w = float(np.mean(model)), float(np.nanmean(workers))
     beats_average = m < a
+    hidden = (mean_m > mean_w) != (m > w)
     text = (f"On {len(model)} LFPW test faces, {n_points} corresponding points, NME normalised by {norm} "
             f"({metrics.NORMALISER_NAMES.get(norm, norm)}) of the 300-W reference: the model beats the median "
             f"of the three workers on {100 * p:.0f}% of the faces, so it is {level} a typical LFPW worker "
             f"(median NME: model {m:.4f}, all workers {w:.4f}, the LFPW average of three {a:.4f}); its median is "
-            f"{'below' if beats_average else 'above'} that of the LFPW average.")
-    return LfpwVerdict(level, beats_average, p, text)
+            f"{'below' if beats_average else 'above'} that of the LFPW average. It is worse than every worker on "
+            f"{100 * q:.0f}% of the faces; its mean NME {mean_m:.4f} is {'above' if mean_m > mean_w else 'below'} "
+            f"the workers' {mean_w:.4f}" + (" (a tail of large errors that the median hides)." if hidden else "."))
+    return LfpwVerdict(level, beats_average, p, text, q)
