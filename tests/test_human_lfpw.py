@@ -191,3 +191,20 @@ def test_verdict_logic() -> None:
     assert T.lfpw_verdict(np.full(10, 0.034), gap, average).fraction_beating_median_worker == 1.0
     with pytest.raises(ValueError, match="workers"):
         T.lfpw_verdict(np.zeros(3), np.zeros(3), np.zeros(3))
+
+
+# --- the --doc output block ---------------------------------------------------------------------------
+
+def test_write_into_doc(tmp_path: Path) -> None:
+    from facelandmarks.human import study
+
+    doc = tmp_path / "human.md"
+    doc.write_text(f"# t\nbefore\n{study.DOC_BEGIN}\n```\nold numbers\n```\n{study.DOC_END}\nafter\n")
+    study.write_into_doc(doc, "new numbers\n")
+    study.write_into_doc(doc, "newer numbers")  # idempotent: the markers survive
+    assert doc.read_text() == f"# t\nbefore\n{study.DOC_BEGIN}\n```\nnewer numbers\n```\n{study.DOC_END}\nafter\n"
+    doc.write_text(f"no markers\n{study.DOC_END}\n")
+    with pytest.raises(ValueError, match="exactly one line"):
+        study.write_into_doc(doc, "x")
+    with pytest.raises(FileNotFoundError, match="--doc"):
+        study.write_into_doc(tmp_path / "missing.md", "x")

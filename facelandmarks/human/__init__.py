@@ -32,7 +32,8 @@ from .lfpw_test import (LFPW_CANDIDATES, LFPW_OFFSET, LFPW_TEST_SUBSET, PAIR_MAX
                         corner_offset, lfpw_to_prepared, lfpw_verdict, pair_faces, pair_lfpw_test, read_crop_windows)
 from .repeatability import Repeatability, model_repeatability, repeatability
 from .session import AnnotationSession, SessionFormatError, SessionScore, class_study_figures, pool_sessions
-from .study import FIGURES, PER_FACE_CSV, main, report, report_lfpw_test, run_study, save_figures
+from .study import (DOC_BEGIN, DOC_END, FIGURES, PER_FACE_CSV, main, report, report_lfpw_test, run_study, save_figures,
+                    write_into_doc)
 
 __all__ = [
     "JDC_FOLDER", "JDC_IMAGES", "JDC_POINT_IDS", "JDC_POINT_NAMES", "JDC_POINT_SHORT", "JDC_IBUG_POINTS", "JDC_JAW_POINTS",
@@ -49,4 +50,5 @@ __all__ = [
     "CropWindow", "read_crop_windows", "lfpw_to_prepared", "Pairing", "pair_faces", "LfpwTestSet", "pair_lfpw_test",
     "corner_offset", "candidate_offsets", "LfpwComparison", "compare", "LfpwVerdict", "lfpw_verdict",
     "plot_lfpw_pairing", "plot_lfpw_test_ced", "plot_lfpw_test_points", "report_lfpw_test", "PER_FACE_CSV",
+    "DOC_BEGIN", "DOC_END", "write_into_doc",
 ]

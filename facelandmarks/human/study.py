@@ -26,7 +26,8 @@ from .repeatability import model_repeatability, repeatability
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.cascade import Cascade
 
-__all__ = ["run_study", "report", "report_lfpw_test", "FIGURES", "PER_FACE_CSV", "save_figures", "main"]
+__all__ = ["run_study", "report", "report_lfpw_test", "FIGURES", "PER_FACE_CSV", "save_figures", "DOC_BEGIN", "DOC_END",
+           "write_into_doc", "main"]
 
 
 def _fmt(stats: Mapping[str, float]) -> str:
@@ -310,6 +311,35 @@ def save_figures(results: Mapping, out: str | os.PathLike, root: str | os.PathLi
     return paths
 
 
+DOC_BEGIN = "<!-- begin: output of facelandmarks human (written by --doc) -->"
+DOC_END = "<!-- end: output of facelandmarks human -->"
+
+
+def _split_doc(path: Path) -> tuple[str, str]:
+    """The text of ``path`` before :data:`DOC_BEGIN` and after :data:`DOC_END` (errors: see :func:`write_into_doc`)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such Markdown file for --doc")
+    old = path.read_text(encoding="utf-8")
+    if old.count(DOC_BEGIN) != 1 or old.count(DOC_END) != 1 or old.index(DOC_BEGIN) > old.index(DOC_END):
+        raise ValueError(f"{path}: needs exactly one line {DOC_BEGIN!r} followed by one line {DOC_END!r}")
+    head, rest = old.split(DOC_BEGIN)
+    return head, rest.split(DOC_END)[1]
+
+
+def write_into_doc(doc: str | os.PathLike, text: str) -> Path:
+    """Replace what lies between :data:`DOC_BEGIN` and :data:`DOC_END` in the Markdown file ``doc``
+    with ``text`` as a code block (``facelandmarks human --doc docs/human.md``); returns the path.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file lacks one marker, or has them out of order or more than once.
+    """
+    path = Path(doc)
+    head, tail = _split_doc(path)
+    path.write_text(f"{head}{DOC_BEGIN}\n```\n{text.rstrip()}\n```\n{DOC_END}{tail}", encoding="utf-8")
+    return path
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``facelandmarks human`` / ``benchmarks/human_study.py``: print the numbers, save the figures."""
     p = argparse.ArgumentParser(prog="facelandmarks human", description="How close to human? The J&dC crowd/expert "
@@ -324,13 +354,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--json", type=Path, default=None, help="also write the numbers as JSON here")
+    p.add_argument("--doc", type=Path, default=None,
+                   help=f"also write the printed numbers into this Markdown file, between {DOC_BEGIN} and {DOC_END}")
     args = p.parse_args(argv)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.doc is not None:
+        _split_doc(args.doc)  # fail on a bad file before the long run, not after
     results = run_study(args.data, n_jitter=args.jitter, helen_limit=args.helen_limit, boxes=args.boxes, seed=args.seed)
-    print(report(results))
+    text = report(results)
+    print(text)
     if args.out is not None:
         for path in save_figures(results, args.out, args.data):
             print(f"wrote {path}")
@@ -338,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results["numbers"], indent=1))
         print(f"wrote {args.json}")
+    if args.doc is not None:
+        print(f"wrote {write_into_doc(args.doc, text)}")
     return 0
 
 
