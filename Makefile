@@ -41,7 +41,7 @@ book: venv
 # print the same numbers (tools/check_book_numbers.py): after new weights, `make results-and-book`.
 results: venv
 	mkdir -p out
-	$(BIN)/python benchmarks/ablation.py --out docs/results
+	$(BIN)/python benchmarks/ablation.py --out docs/results $(if $(wildcard runs/recipe/level1/level1.pt),--recipe runs/recipe)
 	$(BIN)/python benchmarks/vs_dlib.py --out docs/results > out/vs_dlib.log
 	$(BIN)/facelandmarks benchmark --repeats 9 > out/benchmark.log
 	$(BIN)/python tools/fill_results.py docs/results/ablation.md out/vs_dlib.log out/benchmark.log

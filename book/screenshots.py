@@ -11,7 +11,7 @@ from playwright.sync_api import sync_playwright
 
 PAGES = {"landing": "intro.html", "method": "method.html", "training": "notebooks/03_level1_cnn.html",
          "level2": "notebooks/05_rectification_and_level2.html", "evaluation": "notebooks/06_evaluation.html",
-         "depth": "notebooks/04_depth_matters.html"}
+         "depth": "notebooks/04_depth_matters.html", "results": "results.html"}
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
