@@ -42,7 +42,9 @@ book: venv
 results: venv
 	mkdir -p out
 	$(BIN)/python benchmarks/ablation.py --out docs/results $(if $(wildcard runs/recipe/level1/level1.pt),--recipe runs/recipe)
-	$(BIN)/python benchmarks/vs_dlib.py --out docs/results > out/vs_dlib.log
+	$(BIN)/python benchmarks/vs_dlib.py --out docs/results --flip $(if $(wildcard runs/recipe/level2_sim/level2.pt),\
+	    --weights runs/recipe/level1/level1.pt runs/recipe/level2_sim/level2.pt \
+	    --label "paper's training: first level-1 cycle + level 2 on simulated errors") > out/vs_dlib.log
 	$(BIN)/facelandmarks benchmark --repeats 9 > out/benchmark.log
 	$(BIN)/python tools/fill_results.py docs/results/ablation.md out/vs_dlib.log out/benchmark.log
 
