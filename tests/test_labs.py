@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,13 @@ def test_references_pass(capsys):
     (lambda p, g: np.linalg.norm(p - g, axis=1).mean() / np.linalg.norm(g[36:42].mean(0) - g[42:48].mean(0)), "pupils"),
     (lambda p, g: np.linalg.norm(p - g, axis=1).mean(), "forgot to divide"),
     (lambda p, g: np.abs(p - g).sum(1).mean() / np.linalg.norm(g[36] - g[45]), "Euclidean"),
-    (lambda p, g: np.linalg.norm(p - g, axis=1).mean() / np.linalg.norm(g[35] - g[44]), "0-based"),
+    (lambda p, g: np.linalg.norm(p - g, axis=1).mean() / np.linalg.norm(g[35] - g[44]), "subtracted 1 twice"),
+    # the literal 1-based slip: the literature's numbers used as Python indices
+    (lambda p, g: np.linalg.norm(p - g, axis=1).mean() / np.linalg.norm(g[37] - g[46]), "counts points from 1"),
+    (lambda p, g: 100 * solutions.nme(p, g), "percentage"),
+    (lambda p, g: np.linalg.norm(p - g, axis=1).mean() / np.linalg.norm(p[36] - p[45]), "predicted eye corners"),
+    (lambda p, g: (np.linalg.norm(p - g, axis=1) ** 2).mean() / np.linalg.norm(g[36] - g[45]), "squared"),
+    (lambda p, g: np.linalg.norm(p - g, axis=1).sum() / np.linalg.norm(g[36] - g[45]), "sum over points"),
 ])
 def test_check_nme_explains_wrong_answers(wrong, message):
     with pytest.raises(LabCheckError, match=message):
@@ -69,8 +76,54 @@ def test_check_similarity_fit_explains_wrong_answers():
         labs.check_similarity_fit(lambda src, dst: geometry.fit_similarity(dst, src))
     with pytest.raises(LabCheckError, match="reflection"):
         labs.check_similarity_fit(lambda src, dst: np.diag([-1.0, 1.0, 1.0]) @ geometry.fit_similarity(src, dst))
-    with pytest.raises(LabCheckError, match="translation"):
+    with pytest.raises(LabCheckError, match="translation is not"):
         labs.check_similarity_fit(lambda src, dst: geometry.fit_similarity(src, dst) + np.array([[0, 0, 3.0], [0, 0, 0], [0, 0, 0]]))
+
+
+def _similarity(a: float, b: float, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """[[a, -b, tx], [b, a, ty], [0, 0, 1]] with the translation that maps mean(src) to mean(dst)."""
+    m = np.array([[a, -b, 0.0], [b, a, 0.0], [0.0, 0.0, 1.0]])
+    m[:2, 2] = dst.mean(0) - m[:2, :2] @ src.mean(0)
+    return m
+
+
+def test_check_similarity_fit_names_the_typical_mistakes():
+    """Each hint fires on the mistake it names, and none is given for another (issue 18: "centre both
+    point sets" used to be the hint for a rotation that turned the wrong way)."""
+    def flipped_angle(src, dst):  # b with the wrong sign: the transposed rotation
+        m = solutions.similarity_fit(src, dst)
+        return _similarity(m[0, 0], -m[1, 0], src, dst)
+
+    def uncentred(src, dst):  # a and b fitted on the raw points, translation then from the means
+        return _similarity(*labs._uncentred_rotation(src, dst), src, dst)
+
+    def affine(src, dst):  # 6-parameter least squares
+        m = np.eye(3)
+        m[:2] = np.linalg.lstsq(np.c_[src, np.ones(len(src))], dst, rcond=None)[0].T
+        return m
+
+    def wrong_scale(src, dst):
+        m = solutions.similarity_fit(src, dst)
+        return _similarity(1.1 * m[0, 0], 1.1 * m[1, 0], src, dst)
+
+    def rotated_more(src, dst):  # 10 degrees too far
+        m = solutions.similarity_fit(src, dst)
+        return _similarity(*(geometry.similarity_matrix(1.0, np.radians(10))[:2, :2] @ m[:2, :2])[:, 0], src, dst)
+
+    cases = [
+        (flipped_angle, "turns the wrong way"),
+        (uncentred, "centre both point sets"),
+        (affine, "general affine"),
+        (lambda src, dst: solutions.similarity_fit(src, dst).T, "transposed"),
+        (wrong_scale, r"scale is 1\.\d+, expected"),
+        (rotated_more, "off by 10.0 degrees"),
+    ]
+    for wrong, message in cases:
+        with pytest.raises(LabCheckError) as err:
+            labs.check_similarity_fit(wrong)
+        assert re.search(message, str(err.value)), (wrong.__name__, str(err.value))
+        if message != "centre both point sets":
+            assert "centre" not in str(err.value), str(err.value)
 
 
 def test_check_patch_extraction_explains_wrong_answers():
@@ -80,6 +133,8 @@ def test_check_patch_extraction_explains_wrong_answers():
         labs.check_patch_extraction(lambda image, m, size: geometry.warp_image(image, geometry.translation_matrix(3, 0) @ m, size))
     with pytest.raises(LabCheckError, match=r"\(24, 24, 3\)"):
         labs.check_patch_extraction(lambda image, m, size: np.zeros((size, size)))
+    with pytest.raises(LabCheckError, match=r"\(channels, height, width\)"):  # PyTorch's order
+        labs.check_patch_extraction(lambda image, m, size: solutions.patch(image, m, size).transpose(2, 0, 1))
 
 
 def test_check_ced_auc_explains_wrong_answers():
@@ -87,6 +142,16 @@ def test_check_ced_auc_explains_wrong_answers():
         labs.check_ced_auc(lambda e, t: solutions.auc(e, t) * t)
     with pytest.raises(LabCheckError, match="CED at 0.08"):
         labs.check_ced_auc(lambda e, t: float((np.asarray(e) <= t).mean()))
+    with pytest.raises(LabCheckError, match="percentage"):
+        labs.check_ced_auc(lambda e, t: 100 * solutions.auc(e, t))
+
+    def no_grid(errors, threshold):  # np.trapezoid(ced) without its x values
+        xs = np.linspace(0, threshold, 101)
+        ced = (np.asarray(errors)[None, :] <= xs[:, None]).mean(axis=1)
+        return float(np.trapezoid(ced) / threshold)
+
+    with pytest.raises(LabCheckError, match="without its x values"):
+        labs.check_ced_auc(no_grid)
 
 
 def test_try_exercise_tolerates_unfinished_and_reports_wrong(capsys):
@@ -94,10 +159,27 @@ def test_try_exercise_tolerates_unfinished_and_reports_wrong(capsys):
         raise NotImplementedError
 
     assert labs.try_exercise(labs.check_nme, unfinished) is False
-    assert "not done yet" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "not done yet" in out
+    assert "solutions" not in out  # the instructor guide keeps the reference solutions from students
     assert labs.try_exercise(labs.check_nme, solutions.nme) is True
-    with pytest.raises(LabCheckError):
-        labs.try_exercise(labs.check_nme, lambda p, g: 0.0)
+    capsys.readouterr()
+    # a wrong answer: one clean line with the hint, no traceback
+    assert labs.try_exercise(labs.check_nme, lambda p, g: 100 * solutions.nme(p, g)) is False
+    out = capsys.readouterr().out
+    assert out.startswith("not right yet - check_nme: got") and "percentage" in out
+    assert len(out.strip().splitlines()) == 1 and "Traceback" not in out
+    # the learner's own bug still propagates, with its own traceback
+    with pytest.raises(IndexError):
+        labs.try_exercise(labs.check_nme, lambda p, g: p[100])
+
+
+def test_a_wrong_answer_shows_no_source_in_ipython():
+    """Called directly in a notebook, a failed check shows IPython one line: the message, no source."""
+    with pytest.raises(LabCheckError) as err:
+        labs.check_nme(lambda p, g: 0.0)
+    assert err.value._render_traceback_() == [f"LabCheckError: {err.value}"]
+    assert "metrics.nme" not in str(err.value)
 
 
 def test_check_patch_extraction_names_half_pixel_and_frame_mistakes():
@@ -115,7 +197,7 @@ def test_check_patch_extraction_names_half_pixel_and_frame_mistakes():
 
     with pytest.raises(LabCheckError, match="half a pixel off"):
         labs.check_patch_extraction(integer_slice)
-    with pytest.raises(LabCheckError, match="inverse"):
+    with pytest.raises(LabCheckError, match="wrong way round"):
         labs.check_patch_extraction(lambda image, m, size: solutions.patch(image, np.linalg.inv(m), size))
     with pytest.raises(LabCheckError, match="rotated and scaled"):
         labs.check_patch_extraction(shift_only)
@@ -137,3 +219,5 @@ def test_check_feature_shape_explains_wrong_answers():
         labs.check_feature_shape(mistaken(shrink=1))
     with pytest.raises(LabCheckError, match="channels"):
         labs.check_feature_shape(lambda config: (config.blocks[0][0], 2, 2))
+    with pytest.raises(LabCheckError, match=r"that is \(height, width, channels\)"):
+        labs.check_feature_shape(lambda config: tuple(np.roll(solutions.feature_shape(config), -1)))
