@@ -403,6 +403,40 @@ def test_pool_sessions(tmp_path: Path, refs: dict, table: human.ClickTable) -> N
         human.pool_sessions([], references=refs)
 
 
+def test_a_class_collects_sessions_without_collisions_or_duplicates(tmp_path: Path, refs: dict, monkeypatch) -> None:
+    """Issue 18: every file used to default to the same name and annotator, so a class's files
+    collided, and a copied file counted as another learner."""
+    ada, bob = _session(refs, (2.0, 0.0), name="ada"), _session(refs, (0.0, 6.0), name="bob")
+    twin = _session(refs, (2.0, 0.0), name="learner")  # the default annotator, twice
+    other = _session(refs, (1.0, 1.0), name="learner")
+    # unique default names: annotator, start time, session id
+    monkeypatch.chdir(tmp_path)
+    files = [s.save() for s in (ada, bob, twin, other)]
+    assert len({f.name for f in files}) == 4 and files[0].name.startswith("ada_") and files[0].parent == Path(".")
+    assert ada.session_id[:8] in files[0].name and ada.session_id != bob.session_id
+    assert human.AnnotationSession.load(files[0]).session_id == ada.session_id
+    assert ada.save(tmp_path) == tmp_path / ada.default_filename()  # a folder: the default name in it
+    # a shared file name: another annotator's session is not overwritten; the same annotator's is
+    shared = bob.save(tmp_path / "my_annotations.json")
+    with pytest.raises(FileExistsError, match="annotator 'bob', not 'ada'"):
+        ada.save(shared)
+    assert bob.save(shared) == shared
+    # pooling: two sessions of the default name are two learners; a copy of a file is refused
+    pooled = human.pool_sessions(files, references=refs)
+    assert len(set(pooled.annotator.tolist())) == 4 and len(pooled.annotation_keys()) == 4 * 4
+    copy = tmp_path / "copy.json"
+    copy.write_text(files[1].read_text())
+    with pytest.raises(ValueError, match=r"bob_.*\.json and .*copy.json are the same session"):
+        human.pool_sessions(files + [copy], references=refs)
+    # a file saved before session ids existed: identical clicks give the copy away
+    doc = json.loads(files[1].read_text())
+    del doc["session_id"]
+    copy.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="identical clicks"):
+        human.pool_sessions(files + [copy], references=refs)
+    assert len(human.pool_sessions([files[0], copy], references=refs).annotation_keys()) == 8
+
+
 def test_consensus_offset(errors: human.AnnotationErrors, refs: dict) -> None:
     off = human.consensus_offset(errors, refs)
     assert set(off) == {"crowd", "expert"} and off["expert"].shape == (19,)
