@@ -418,8 +418,14 @@ def _show_data(args: argparse.Namespace) -> int:
 def _recipe(args: argparse.Namespace) -> int:
     from .recipe import run_recipe
 
+    from .recipe import install
+
     extra = ("--device", args.device) if args.device != "cpu" else ()
-    run_recipe(args.out, args.data, extra=extra)
+    if not args.install_only:
+        run_recipe(args.out, args.data, extra=extra)
+    if args.install or args.install_only:
+        for path in install(args.out):
+            print(f"installed {path}")
     return 0
 
 
@@ -490,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/recipe"), help="output folder (default runs/recipe)")
     p.add_argument("--data", default=None, help="data root (default: $FACELANDMARKS_DATA)")
     p.add_argument("--device", default="cpu", help="torch device for every run (the shipped runs: cpu)")
+    p.add_argument("--install", action="store_true",
+                   help="then copy the weights and logs into the package's weights folder (make weights does)")
+    p.add_argument("--install-only", action="store_true", help="only copy a finished recipe's weights and logs")
     p.set_defaults(func=_recipe)
 
     def model_options(p: argparse.ArgumentParser) -> None:
