@@ -437,6 +437,43 @@ def test_a_class_collects_sessions_without_collisions_or_duplicates(tmp_path: Pa
     assert len(human.pool_sessions([files[0], copy], references=refs).annotation_keys()) == 8
 
 
+def test_the_instructors_pooling_snippet_runs(tmp_path: Path, refs: dict, monkeypatch) -> None:
+    """labs/INSTRUCTOR.md's pooling code, run as printed on a class's folder: three students (two
+    kept the default name "you"), one image each as in the 2-hour lab; then one file handed in twice."""
+    guide = (Path(__file__).resolve().parent.parent / "labs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in guide.split("```python\n")[1:]]
+    snippet = next(b for b in blocks if "pool_sessions" in b)
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    for name, offset in (("ada", (1.0, 0.0)), ("you", (0.0, 2.0)), ("you", (3.0, 1.0))):
+        s = human.AnnotationSession(name, images=human.JDC_IMAGES[:1])
+        for k, _ in enumerate(s.point_ids):
+            s.click(*(refs[s.images[0]][k] + offset))
+        s.save(folder)
+    code = snippet.replace("/course/sessions", str(folder))
+    assert code != snippet, "the guide's snippet no longer reads /course/sessions"
+    scope: dict = {}
+    exec(compile(code, "INSTRUCTOR.md", "exec"), scope)  # noqa: S102 - the guide's own code
+    assert len(set(scope["learners"].annotator.tolist())) == 3 and len(scope["learners"].annotation_keys()) == 3
+    assert len(scope["figs"]) == 2  # the per-point figure compares on the image the class took
+    assert "on indoor_006.png (the images the class annotated)" in scope["figs"][1].axes[0].get_title()
+    n = len(human.JDC_IMAGES)
+    model = human.ModelErrors(list(human.JDC_IMAGES), human.JDC_IBUG_POINTS, np.zeros((n, 4)), ["detector"] * n,
+                              np.zeros((n, 2, 4)), np.zeros((n, 2, 68, 2)), np.zeros((n, 68, 2)),
+                              np.arange(n * 2 * 19.0).reshape(n, 2, 19), np.arange(n * 2.0).reshape(n, 2),
+                              np.arange(n * 1.0), np.zeros((n, 2, 19), bool))
+    from facelandmarks.human.session import _model_on
+    one = _model_on(model, ["indoor_052.png", "not-an-image.png"])
+    assert one.images == ["indoor_052.png"] and one.nme.tolist() == [[2.0, 3.0]] and one.point_errors.shape == (1, 2, 19)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    again = folder / "ada (2).json"  # the same file uploaded twice
+    again.write_text(next(folder.glob("ada_*.json")).read_text())
+    with pytest.raises(ValueError, match="are the same session"):
+        exec(compile(code, "INSTRUCTOR.md", "exec"), {})  # noqa: S102
+
+
 def test_consensus_offset(errors: human.AnnotationErrors, refs: dict) -> None:
     off = human.consensus_offset(errors, refs)
     assert set(off) == {"crowd", "expert"} and off["expert"].shape == (19,)

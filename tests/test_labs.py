@@ -221,3 +221,68 @@ def test_check_feature_shape_explains_wrong_answers():
         labs.check_feature_shape(lambda config: (config.blocks[0][0], 2, 2))
     with pytest.raises(LabCheckError, match=r"that is \(height, width, channels\)"):
         labs.check_feature_shape(lambda config: tuple(np.roll(solutions.feature_shape(config), -1)))
+
+
+# --- the instructor guide's 2-hour agenda ------------------------------------------------------------
+
+GUIDE = Path(__file__).parent.parent / "labs" / "INSTRUCTOR.md"
+NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+
+
+def _table_after(text: str, heading: str) -> list[list[str]]:
+    """The rows (cells stripped) of the first Markdown table after ``heading``, header and rule left out."""
+    lines = text[text.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return [r for r in rows[2:]]
+
+
+def test_the_two_hour_agenda_adds_up_and_names_real_notebooks_and_checks():
+    """Issue 18: the guide's labs added up to 215 minutes. The agenda must fill exactly 120, start
+    each block when the one before ends, and name notebooks and checks that exist."""
+    text = GUIDE.read_text(encoding="utf-8")
+    rows = _table_after(text, "## The 2-hour lab")
+    clock = 0
+    labs_seen = set()
+    for start, minutes, block, notebooks, what in rows:
+        hours, mins = start.split(":")
+        assert int(hours) * 60 + int(mins) == clock, f"{block} starts at {start}, the block before ends at {clock} min"
+        clock += int(minutes)
+        names = re.findall(r"`(\d\d_\w+)`", notebooks)
+        for name in names:
+            assert (NOTEBOOKS / f"{name}.ipynb").is_file(), f"the agenda names {name}, which is not in notebooks/"
+        checks = re.findall(r"`(check_\w+)`", what)
+        assert set(checks) <= set(labs.__all__), f"{block}: unknown checks {set(checks) - set(labs.__all__)}"
+        code = "".join((NOTEBOOKS / f"{n}.ipynb").read_text(encoding="utf-8") for n in names)
+        for check in checks:
+            assert f"labs.{check}" in code, f"{block}: {check} is not an exercise of {names}"
+        if block.startswith("lab "):
+            number = int(block.split()[1])
+            assert names and names[0].startswith(f"{number:02d}_"), f"{block} must be notebook {number:02d}"
+            labs_seen.add(number)
+    assert clock == 120, f"the agenda lasts {clock} minutes, not 120"
+    assert labs_seen == set(range(1, 8))
+    for number in range(1, 8):  # objectives for every lab, discussion questions for labs 4, 6, 7
+        section = text[text.index(f"#### Lab {number}:"):].split("\n#### ", 1)[0]
+        assert "Objectives:" in section and "Students should see:" in section, f"lab {number}"
+        assert ("Discussion:" in section) == (number in (4, 6, 7)), f"lab {number}"
+
+
+def test_each_notebook_ran_within_its_slot_in_the_timing_run():
+    """The measured run time (quiet machine) of a lab's notebooks leaves time for its exercises:
+    at most half of its minutes."""
+    text = GUIDE.read_text(encoding="utf-8")
+    timing = _table_after(text, "**How it was timed.**")
+    header = [c.strip() for c in text[text.index("| notebook | 01 |"):].splitlines()[0].strip("|").split("|")]
+    quiet = next(r for r in timing if r[0].startswith("seconds, quiet"))
+    seconds = {f"{int(n):02d}": float(v) for n, v in zip(header[1:], quiet[1:]) if n.isdigit()}
+    assert set(seconds) == {f"{n:02d}" for n in range(1, 10)}, "time every notebook"
+    for start, minutes, block, notebooks, what in _table_after(text, "## The 2-hour lab"):
+        names = re.findall(r"`(\d\d)_\w+`", notebooks)
+        if block.startswith("lab "):
+            run = sum(seconds[n] for n in names)
+            assert run <= 30 * int(minutes), f"{block}: its notebooks ran {run:.0f} s of its {minutes} min"

@@ -9,7 +9,7 @@ import re
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
@@ -399,7 +399,29 @@ def pool_sessions(paths: Iterable[str | os.PathLike], references: Mapping[str, n
 def class_study_figures(learners: ClickTable, study: ClickTable, model: ModelErrors | None = None,
                         points: Sequence[str] = JDC_IBUG_POINTS) -> list["Figure"]:
     """The study's figures with the class (``learners``, from :func:`pool_sessions`) as a third group:
-    error distributions per image and per-point errors (same metric, same references)."""
+    error distributions per image and per-point errors (same metric, same references).
+
+    The per-point figure compares like with like: when the class took the study on some of the images
+    only (one image in a short lab), the crowd, the experts and ``model`` are taken on those images too.
+    """
     refs = jdc_references(study)
     errors = annotation_errors(ClickTable.concat([study, learners]), points, refs)
-    return [plot_error_distributions(errors, model), plot_point_errors(errors, model)]
+    taken = set(learners.image.tolist())
+    images = [im for im in JDC_IMAGES if im in taken]
+    if len(images) == len({im for im in study.image.tolist()}):
+        return [plot_error_distributions(errors, model), plot_point_errors(errors, model)]
+    same = annotation_errors(ClickTable.concat([study.select(image=im) for im in images] + [learners]), points, refs)
+    fig = plot_point_errors(same, _model_on(model, images) if model is not None else None)
+    fig.axes[0].set_title(f"Which points are hard? Per-point error on {', '.join(images)} (the images the class "
+                          "annotated), humans vs the model", fontsize=10)
+    return [plot_error_distributions(errors, model), fig]
+
+
+def _model_on(model: ModelErrors, images: Sequence[str]) -> ModelErrors:
+    """``model`` restricted to ``images`` (those it has), in that order."""
+    keep = [model.images.index(im) for im in images if im in model.images]
+    return replace(model, images=[model.images[i] for i in keep], boxes=model.boxes[keep],
+                   box_source=[model.box_source[i] for i in keep], jittered=model.jittered[keep],
+                   points=model.points[keep], detector_points=model.detector_points[keep],
+                   point_errors=model.point_errors[keep], nme=model.nme[keep],
+                   nme_detector=model.nme_detector[keep], beyond_limit=model.beyond_limit[keep])
