@@ -286,3 +286,14 @@ def test_each_notebook_ran_within_its_slot_in_the_timing_run():
         if block.startswith("lab "):
             run = sum(seconds[n] for n in names)
             assert run <= 30 * int(minutes), f"{block}: its notebooks ran {run:.0f} s of its {minutes} min"
+
+
+def test_the_stated_numpy_minimum_has_np_trapezoid():
+    """Issue 18: pyproject said numpy>=1.24 while metrics.auc (and the AUC exercise) use np.trapezoid,
+    which NumPy 1.x lacks; the guide's laptop path states the minimum."""
+    root = Path(__file__).parent.parent
+    uses = [p.name for p in (root / "facelandmarks").rglob("*.py") if "np.trapezoid" in p.read_text(encoding="utf-8")]
+    minimum = re.search(r'"numpy>=(\d+)', (root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert minimum, "pyproject.toml must state a numpy minimum"
+    assert not uses or int(minimum.group(1)) >= 2, f"{uses} use np.trapezoid (NumPy 2): require numpy>=2"
+    assert "NumPy 2 or later" in GUIDE.read_text(encoding="utf-8")
