@@ -435,6 +435,7 @@ def test_a_class_collects_sessions_without_collisions_or_duplicates(tmp_path: Pa
     with pytest.raises(ValueError, match="identical clicks"):
         human.pool_sessions(files + [copy], references=refs)
     assert len(human.pool_sessions([files[0], copy], references=refs).annotation_keys()) == 8
+    assert human.AnnotationSession.load(copy).default_filename().endswith("_no-id.json")
 
 
 def test_the_instructors_pooling_snippet_runs(tmp_path: Path, refs: dict, monkeypatch) -> None:

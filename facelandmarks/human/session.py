@@ -125,7 +125,7 @@ class AnnotationSession:
         """
         name = re.sub(r"[^A-Za-z0-9_-]+", "-", self.annotator).strip("-_") or "annotator"
         stamp = re.sub(r"[^0-9T]", "", self.created).replace("T", "-")
-        return f"{name}_{stamp}_{self.session_id[:8]}.json"
+        return f"{name}_{stamp}_{self.session_id[:8] or 'no-id'}.json"  # no id: a file saved before ids existed
 
     # --- state -------------------------------------------------------------------------------
     @property
