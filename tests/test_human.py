@@ -418,9 +418,12 @@ def test_a_class_collects_sessions_without_collisions_or_duplicates(tmp_path: Pa
     assert ada.save(tmp_path) == tmp_path / ada.default_filename()  # a folder: the default name in it
     # a shared file name: another annotator's session is not overwritten; the same annotator's is
     shared = bob.save(tmp_path / "my_annotations.json")
-    with pytest.raises(FileExistsError, match="annotator 'bob', not 'ada'"):
+    with pytest.raises(FileExistsError, match=r"another session \(annotator 'bob'.*not this one \('ada'"):
         ada.save(shared)
-    assert bob.save(shared) == shared
+    assert bob.save(shared) == shared  # the same session again: its file is updated
+    bob_again = _session(refs, name="bob")  # the same name, another session: not overwritten either
+    with pytest.raises(FileExistsError, match=rf"id {bob.session_id}\), not this one \('bob', id {bob_again.session_id}"):
+        bob_again.save(shared)
     # pooling: two sessions of the default name are two learners; a copy of a file is refused
     pooled = human.pool_sessions(files, references=refs)
     assert len(set(pooled.annotator.tolist())) == 4 and len(pooled.annotation_keys()) == 4 * 4

@@ -270,8 +270,9 @@ class AnnotationSession:
             The file written.
 
         Raises:
-            FileExistsError: ``path`` holds another annotator's session (a shared folder where two
-                learners chose the same file name); the message names both.
+            FileExistsError: ``path`` holds another session: another annotator's, or another session
+                id (two learners who kept the same name and chose the same file in a shared folder).
+                Saving the same session again overwrites its file; the message names both.
         """
         path = Path(path) if path is not None else Path(self.default_filename())
         if path.is_dir():
@@ -281,11 +282,13 @@ class AnnotationSession:
                 other = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 other = None
-            if isinstance(other, dict) and other.get("format") == self.FORMAT \
-                    and other.get("annotator") != self.annotator:
-                raise FileExistsError(f"{path} holds the session of annotator {other.get('annotator')!r}, not "
-                                      f"{self.annotator!r}: save under another name (session.save() picks "
-                                      f"{self.default_filename()!r})")
+            if isinstance(other, dict) and other.get("format") == self.FORMAT and (
+                    other.get("annotator") != self.annotator
+                    or other.get("session_id") and other.get("session_id") != self.session_id):
+                raise FileExistsError(f"{path} holds another session (annotator {other.get('annotator')!r}, id "
+                                      f"{other.get('session_id') or 'none'}), not this one ({self.annotator!r}, id "
+                                      f"{self.session_id or 'none'}): save under another name (session.save() "
+                                      f"picks {self.default_filename()!r})")
         doc = {
             "format": self.FORMAT, "annotator": self.annotator, "session_id": self.session_id, "created": self.created,
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), "coordinates": "x, y; 0-based pixel centres",
