@@ -273,6 +273,10 @@ def test_annotator_clicks_zoom_undo_save(one_image_session, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     a.save_button.click()
     assert (tmp_path / s.default_filename()).is_file() and s.session_id[:8] in s.default_filename()
+    other = widgets.annotation_widget(human.AnnotationSession("tester", images=s.images, root=s.root),
+                                      save_path=str(tmp_path / "me.json"), score=False)
+    other.save_button.click()  # another session, the same file: refused, and the widget says so
+    assert "could not save" in other.status.value and "another session" in other.status.value
     a.score_button.click()
     assert "No image is complete yet" in a.result.value
 

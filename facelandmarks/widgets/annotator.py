@@ -280,7 +280,11 @@ class AnnotationWidget(w.VBox):
         self.redraw()
 
     def save(self) -> None:
-        path = self.session.save(self.save_path)
+        try:
+            path = self.session.save(self.save_path)
+        except OSError as err:  # shown in the widget: a callback's exception would vanish in the log
+            self.status.value = f"<b>could not save</b>: {html.escape(str(err))}"
+            return
         self.status.value = f"saved {self.session.n_done} clicks to {html.escape(str(path))}"
 
     def score(self) -> SessionResult | None:
