@@ -9,15 +9,18 @@ answer) stays out of sight. Reference solutions are kept for instructors, outsid
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from . import geometry, metrics
 from .schemes import IBUG68
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .human.lfpw_test import CropWindow
+
 __all__ = ["LabCheckError", "check_nme", "check_flip", "check_feature_shape", "check_similarity_fit",
-           "check_patch_extraction", "check_ced_auc", "try_exercise"]
+           "check_patch_extraction", "check_ced_auc", "check_worker_nme", "try_exercise"]
 
 
 class LabCheckError(AssertionError):
@@ -328,3 +331,80 @@ def try_exercise(check: Callable[[Callable], None], solution: Callable) -> bool:
         print(f"not right yet - {err}")
         return False
     return True
+
+
+def _worker_case() -> tuple[np.ndarray, "CropWindow", np.ndarray]:
+    """A hidden LFPW case: 35 worker fiducials in photo pixels, a crop window (scale 2, so a missed
+    half-pixel shows), and the 300-W reference (68, 2) of the prepared face."""
+    from .human.formats import LFPW_POINTS, LFPW_TO_IBUG68
+    from .human.lfpw_test import CropWindow
+
+    rng = np.random.default_rng(17)
+    window = CropWindow("exercise", x0=40, y0=25, size=192, out_size=384)
+    reference = rng.uniform(80, 300, (68, 2))
+    reference[36], reference[45] = [130.0, 170.0], [250.0, 176.0]  # outer eye corners, 120 px apart
+    photo_ref = geometry.transform_points(reference, np.linalg.inv(window.matrix))
+    worker = rng.uniform(40, 230, (35, 2))  # fiducials without an iBUG twin: anywhere
+    for name, i in LFPW_TO_IBUG68.items():
+        worker[LFPW_POINTS.index(name)] = photo_ref[i - 1] + rng.normal(0, 1.5, 2)
+    return worker, window, reference
+
+
+def check_worker_nme(my_worker_nme: Callable[[np.ndarray, "CropWindow", np.ndarray], float]) -> None:
+    """``my_worker_nme(worker (35, 2), window, reference (68, 2)) -> float``: one LFPW worker's NME on one
+    prepared face.
+
+    ``worker``: the 35 LFPW fiducials in the ORIGINAL photo's pixels (``human.LFPW_POINTS`` order);
+    ``window``: the face's :class:`~facelandmarks.human.lfpw_test.CropWindow` (``x0, y0, size, out_size``:
+    the square of the photo that became the prepared face); ``reference``: the 300-W points of the
+    prepared face. Move the worker's points into the prepared face, keep the 17 with an iBUG twin
+    (``human.LFPW_TO_IBUG68``, 1-based iBUG numbers), and divide their mean Euclidean distance to the
+    reference by the reference's outer-eye-corner distance. The answer must equal the library's
+    :func:`facelandmarks.human.compare` for that worker.
+    """
+    from .human.formats import LFPW_POINTS, LFPW_TO_IBUG68, LfpwAnnotations
+    from .human.lfpw_test import Pairing, compare
+
+    worker, window, reference = _worker_case()
+    one = np.zeros(1, np.int64)
+    pairing = Pairing([window.name], one, one, np.zeros(1), np.zeros(1), np.full(1, np.inf), ["paired"])
+    ann = LfpwAnnotations(["hidden"], np.repeat(worker[None, None], 3, axis=1), np.zeros((1, 3, 35), int),
+                          worker[None], np.zeros((1, 35), int))
+    want = float(compare(pairing, ann, reference[None], {window.name: window}, reference[None])
+                 .nme["inter_ocular"]["worker_0"][0])
+    got = float(my_worker_nme(worker.copy(), window, reference.copy()))
+    if np.isclose(got, want, rtol=1e-6):
+        print(f"check_worker_nme: correct ({got:.5f})")
+        return
+    kept = [LFPW_POINTS.index(n) for n in LFPW_TO_IBUG68]
+    ibug = np.array([LFPW_TO_IBUG68[n] - 1 for n in LFPW_TO_IBUG68])
+    s = window.out_size / window.size
+    io_dist = metrics.normalising_distance(reference, "inter_ocular")
+
+    def nme_of(points: np.ndarray, idx: np.ndarray = ibug, norm: float = io_dist) -> float:
+        return float(np.linalg.norm(points[kept] - reference[idx], axis=1).mean() / norm)
+
+    moved = geometry.transform_points(worker, window.matrix)
+    mirrored = {n: LFPW_TO_IBUG68[n.replace("left", "@").replace("right", "left").replace("@", "right")]
+                for n in LFPW_TO_IBUG68}
+    hints = {
+        "you compared the photo's pixels with the prepared face's: move the worker's points with the crop "
+        "window first (x' = (x - x0 + 0.5) * out_size / size - 0.5, or geometry.transform_points(p, window.matrix))":
+            nme_of(worker),
+        "you scaled and shifted but forgot the pixel-centre half pixel: x' = (x - x0 + 0.5) * s - 0.5, "
+        "not (x - x0) * s": nme_of((worker - [window.x0, window.y0]) * s),
+        "you did not scale: the window is size x size photo pixels resized to out_size":
+            nme_of(worker - [window.x0, window.y0]),
+        "LFPW_TO_IBUG68 holds 1-based iBUG numbers: subtract 1 before indexing the reference":
+            nme_of(moved, np.minimum(ibug + 1, 67)),
+        "you normalised by the eye centres (inter_pupil); the 300-W normaliser is the outer eye corners":
+            nme_of(moved, norm=metrics.normalising_distance(reference, "inter_pupil")),
+        "LFPW's 'left' is the image left, iBUG's right: use LFPW_TO_IBUG68, do not match the words":
+            nme_of(moved, np.array([mirrored[n] - 1 for n in LFPW_TO_IBUG68])),
+        "you forgot to divide by the outer-eye-corner distance": nme_of(moved, norm=1.0),
+    }
+    for hint, value in hints.items():
+        if np.isclose(got, value, rtol=1e-6):
+            raise LabCheckError(f"check_worker_nme: got {got:.5f}, expected {want:.5f}: {hint}")
+    raise LabCheckError(f"check_worker_nme: got {got:.5f}, expected {want:.5f} (mean distance over the 17 "
+                        "corresponding points in the prepared face / the reference's outer-eye-corner distance)")

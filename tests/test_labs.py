@@ -24,7 +24,8 @@ def test_references_pass(capsys):
     labs.check_patch_extraction(solutions.patch)
     labs.check_ced_auc(solutions.auc)
     labs.check_feature_shape(solutions.feature_shape)
-    assert capsys.readouterr().out.count("correct") == 6
+    labs.check_worker_nme(solutions.worker_nme)
+    assert capsys.readouterr().out.count("correct") == 7
 
 
 @pytest.mark.parametrize("wrong, message", [
@@ -297,3 +298,24 @@ def test_the_stated_numpy_minimum_has_np_trapezoid():
     assert minimum, "pyproject.toml must state a numpy minimum"
     assert not uses or int(minimum.group(1)) >= 2, f"{uses} use np.trapezoid (NumPy 2): require numpy>=2"
     assert "NumPy 2 or later" in GUIDE.read_text(encoding="utf-8")
+
+
+def test_check_worker_nme_explains_wrong_answers():
+    from facelandmarks.human import LFPW_POINTS, LFPW_TO_IBUG68
+
+    kept = [LFPW_POINTS.index(n) for n in LFPW_TO_IBUG68]
+    ibug = np.array([LFPW_TO_IBUG68[n] - 1 for n in LFPW_TO_IBUG68])
+
+    def answer(move=lambda p, w: geometry.transform_points(p, w.matrix), idx=ibug, norm=lambda r: np.linalg.norm(r[36] - r[45])):
+        return lambda p, w, r: np.linalg.norm(move(p, w)[kept] - r[idx], axis=1).mean() / norm(r)
+
+    with pytest.raises(LabCheckError, match="photo's pixels"):
+        labs.check_worker_nme(answer(move=lambda p, w: p))
+    with pytest.raises(LabCheckError, match="half pixel"):
+        labs.check_worker_nme(answer(move=lambda p, w: (p - [w.x0, w.y0]) * w.out_size / w.size))
+    with pytest.raises(LabCheckError, match="1-based"):
+        labs.check_worker_nme(answer(idx=np.minimum(ibug + 1, 67)))
+    with pytest.raises(LabCheckError, match="inter_pupil"):
+        labs.check_worker_nme(answer(norm=lambda r: np.linalg.norm(r[36:42].mean(0) - r[42:48].mean(0))))
+    with pytest.raises(LabCheckError, match="expected"):
+        labs.check_worker_nme(answer(move=lambda p, w: geometry.transform_points(p, np.linalg.inv(w.matrix))))
