@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from facelandmarks import course, datasets
+from facelandmarks import course, datasets, detect
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -147,3 +147,24 @@ def test_shipped_logs_are_the_cycles_of_the_shipped_networks():
         assert train.read_log(paths[0])[0]["epoch"] == 1  # the first cycle first
     with pytest.raises(ValueError, match="network must be 'deep' or 'shallow', got 'k3'"):
         course.shipped_logs("k3")
+
+
+@pytest.mark.slow
+def test_your_own_photos_runs_without_the_data_folder(monkeypatch, tmp_path):
+    """Notebook 08 is about the learner's own photo: it must run with no data folder at all (the
+    book build runs it with one), show every face found, and save the chosen face's points."""
+    import nbclient
+    import nbformat
+
+    monkeypatch.delenv(datasets.ENV_VAR, raising=False)
+    monkeypatch.setenv("MPLBACKEND", "agg")  # no figures needed here
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.chdir(tmp_path)
+    nb = nbformat.read(ROOT / "notebooks" / "08_your_own_photos.ipynb", as_version=4)
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    out = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "no data folder" in out and "astronaut.png (512, 512, 3) without ground truth" in out
+    for detector in detect.DETECTORS:
+        assert f"{detector}: " in out, f"notebook 08 does not list the faces {detector} found"
+    assert "probably wrong" in out  # the astronaut's mission patch is a detection with low confidence
+    assert "saved " in out

@@ -43,7 +43,8 @@ def plot_error_distributions(errors: AnnotationErrors, model: ModelErrors | None
     fig, axes = plt.subplots(1, len(images), figsize=(3.6 * len(images), 4.2), sharey=False, squeeze=False)
     rng = np.random.default_rng(0)
     for ax, im in zip(axes[0], images):
-        series = [(g, errors.of(g, im).nme) for g in errors.groups]
+        # a group with no annotation of this image (a class that took the study on one image) is left out
+        series = [(g, nme) for g in errors.groups if len(nme := errors.of(g, im).nme)]
         if model is not None and im in model.images:
             series.append(("model", model.nme[model.images.index(im)]))
         parts = ax.violinplot([s for _, s in series], showmedians=True, widths=0.8)
