@@ -1,9 +1,10 @@
 """Where the cascade's time goes at a batch: level 1 and level 2, their networks and their warps.
 
-    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/profile_cascade.py [--float] [--faces 64]
+    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/profile_cascade.py [--float | --onnx] [--faces 64]
 
 Times are medians of ``--repeats`` runs, in ms per face, on HELEN test faces with jittered
-ground-truth boxes (no detection), with the int8 trunks unless ``--float`` (the fused float cascade).
+ground-truth boxes (no detection), with the int8 trunks unless ``--float`` (the fused float cascade)
+or ``--onnx`` (the networks on ONNX Runtime, ``load_pretrained(backend="onnxruntime")``).
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--faces", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--float", action="store_true", help="the fused float cascade instead of the int8 trunks")
+    parser.add_argument("--onnx", action="store_true", help="the networks on ONNX Runtime instead of the int8 trunks")
     parser.add_argument("--chunks", type=int, nargs="*", default=[2, 4, 8, 64],
                         help="also compare these chunk sizes of predict_batch (faces per network call), "
                              "fused and int8, in interleaved rounds")
@@ -54,7 +56,11 @@ def main() -> None:
     faces = datasets.load_split("test", args.data, limit=args.faces, progress=False)
     n = len(faces)
     boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
-    cascade = load_pretrained(fuse=True) if args.float else load_pretrained(int8=True)
+    if args.onnx:
+        cascade, kind = load_pretrained(backend="onnxruntime"), "ONNX Runtime networks"
+    else:
+        cascade = load_pretrained(fuse=True) if args.float else load_pretrained(int8=True)
+        kind = "fused float" if args.float else "int8 trunks"
     plain = load_pretrained()
     size1, p2 = plain.level1.config.input_size, plain.level2.config.patch_size
     l1 = multiply_adds(plain.level1, torch.zeros(1, 3, size1, size1))
@@ -62,7 +68,7 @@ def main() -> None:
     print(f"multiply-adds per face (convolution and linear layers): level 1 {l1 / 1e6:.0f} M, "
           f"level 2 {l2 / 1e6:.0f} M (its {plain.n_points} patch networks), total {(l1 + l2) / 1e6:.0f} M")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {n} faces at once; "
-          f"{'fused float' if args.float else 'int8 trunks'}; median of {args.repeats}, ms per face")
+          f"{kind}; median of {args.repeats}, ms per face")
 
     def timed(label: str, fn):
         """Print the median time of ``fn`` per face; return its (last) result."""
@@ -89,15 +95,19 @@ def main() -> None:
     patches = torch.stack(patches) / 255.0
     timed("  level 2 network (68 patch networks)", lambda: cascade.level2(patches))
     trunk_in = (patches.reshape(-1, 3, p, p) - 0.5).contiguous(memory_format=torch.channels_last)
-    timed("    its convolution trunk", lambda: cascade.level2.features(trunk_in))
+    if not args.onnx:
+        timed("    its convolution trunk", lambda: cascade.level2.features(trunk_in))
     if args.chunks:
-        compare_chunks(faces, boxes, args.chunks, args.repeats)
+        compare_chunks(faces, boxes, args.chunks, args.repeats, onnx=args.onnx)
 
 
-def compare_chunks(faces: datasets.FaceSet, boxes: np.ndarray, chunks: list[int], rounds: int) -> None:
-    """Faces per second of the whole cascade for each chunk size, fused and int8; the rounds
-    interleave every setting so that a machine whose speed drifts favours none."""
+def compare_chunks(faces: datasets.FaceSet, boxes: np.ndarray, chunks: list[int], rounds: int,
+                   onnx: bool = False) -> None:
+    """Faces per second of the whole cascade for each chunk size, fused and int8 (and ONNX Runtime
+    with ``onnx``); the rounds interleave every setting so that a machine whose speed drifts favours none."""
     models = {"fused float": load_pretrained(fuse=True), "int8 trunks": load_pretrained(int8=True)}
+    if onnx:
+        models["onnxruntime"] = load_pretrained(backend="onnxruntime")
     rates: dict[tuple[str, int], list[float]] = {}
     for _ in range(rounds):
         for name, cascade in models.items():
