@@ -103,14 +103,20 @@ def _save_overlay(path: Path, image: np.ndarray, results: object, title: str) ->
 def _load_cascade(args: argparse.Namespace) -> "Cascade":
     from .models.cascade import Cascade, load_pretrained
 
+    backend = getattr(args, "backend", "torch")
     if getattr(args, "level1_weights", None):
         if args.int8:
             raise SystemExit("--int8 uses the shipped int8 trunks; it cannot be combined with --level1-weights "
                              "(quantize your own with facelandmarks.models.quantize)")
-        return Cascade.from_files(args.level1_weights, None if args.no_level2 else args.level2_weights,
-                                  None if args.no_level2 else args.level3_weights)
+        files = [args.level1_weights] + ([] if args.no_level2 else [f for f in (args.level2_weights, args.level3_weights) if f])
+        cascade = Cascade.from_files(*files)
+        if backend == "onnxruntime":
+            from .models.onnx import to_onnxruntime
+
+            return to_onnxruntime(cascade, float_weights=files)
+        return cascade
     return load_pretrained(level2=None if args.no_level2 else "k3", level3="k3" if args.level3 else None,
-                           fuse=True, int8=args.int8)  # load_pretrained ignores level 3 without level 2
+                           fuse=True, int8=args.int8, backend=backend)  # level 3 is ignored without level 2
 
 
 def _output_clashes(paths: list[Path], all_faces: bool) -> list[list[Path]]:
@@ -355,6 +361,28 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .models.cascade import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, Cascade, load_pretrained
+    from .models.cascade import _WEIGHTS as weights
+    from .models.onnx import export_onnx
+
+    if args.level1_weights:
+        if args.int8:
+            raise SystemExit("--int8 exports the shipped int8 trunks; it cannot be combined with --level1-weights")
+        files = [args.level1_weights] + ([] if args.no_level2 else [f for f in (args.level2_weights, args.level3_weights) if f])
+        cascade = Cascade.from_files(*files)
+    else:
+        level2, level3 = (None, None) if args.no_level2 else ("k3", "k3" if args.level3 else None)
+        cascade = load_pretrained(level2=level2, level3=level3, int8=args.int8)
+        files = [weights / LEVEL1_WEIGHTS["deep"]] + ([weights / LEVEL2_WEIGHTS[level2]] if level2 else []) \
+            + ([weights / LEVEL3_WEIGHTS[level3]] if level3 else [])
+    manifest = export_onnx(cascade, args.onnx, float_weights=files)
+    for path in sorted(args.onnx.glob("*.onnx")):
+        print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
+    print(f"{manifest}: configs, canonical shape, scheme, SHA-256 of every file and of the float weights")
+    return 0
+
+
 def _quantize(args: argparse.Namespace) -> int:
     from . import datasets
     from .geometry import points_box
@@ -472,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
         p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
         p.add_argument("--detector", default=None, help="face detector (default: facelandmarks.detect.DEFAULT_DETECTOR)")
+        p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                       help="run the networks with PyTorch or ONNX Runtime (pip install facelandmarks[onnx]); "
+                            "the warps, votes and frames are the same")
 
     p = sub.add_parser(
         "predict", help="predict 68 points on images; writes one 1-based .pts per image (or per face)",
@@ -513,6 +544,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-error", type=float, default=0.08)
     model_options(p)
     p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("export", help="write every level as an ONNX file plus cascade.json (see docs/deploy.md)")
+    p.add_argument("--onnx", type=Path, required=True, metavar="DIR", help="folder for level1.onnx, level2.onnx, ... "
+                   "and cascade.json")
+    p.add_argument("--no-level2", action="store_true", help="level 1 only")
+    p.add_argument("--level3", action="store_true", help="also export our optional finer level 3")
+    p.add_argument("--int8", action="store_true", help="export the shipped int8 trunks (ONNX QDQ graphs)")
+    p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
+    p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
+    p.add_argument("--level3-weights", type=Path, help="a level-3 .pt file (with --level1/2-weights)")
+    p.set_defaults(func=_export)
 
     p = sub.add_parser("benchmark", help="speed of the cascade on the CPU (batch 1 and a batch), without detection")
     p.add_argument("--data", default=None)

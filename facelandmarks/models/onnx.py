@@ -113,6 +113,9 @@ def export_level(net: Level1Net | Level2Net, float_sha256: str | None = None, le
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the input-shape checks are fixed by design
+        # the TorchScript exporter (dynamo=False) is deprecated, but it alone exports the int8 trunks
+        # (FX-quantized) and needs no onnxscript; it is announced on every call
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(model, (torch.rand(*shape),), buf, dynamo=False, opset_version=OPSET,
                           input_names=[in_name], output_names=[out_name],
                           dynamic_axes={in_name: {0: "batch"}, out_name: {0: "batch"}})
