@@ -16,7 +16,7 @@ Needs the optional extra: ``pip install -e ".[dlib]"`` (dlib's model file from
 ``face-recognition-models``). Writes ``vs_dlib_ced.png`` and ``vs_dlib_per_face.csv`` to ``--out``.
 
     FACELANDMARKS_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 19 \\
-        .venv/bin/python benchmarks/vs_dlib.py --out docs/results [--only dlib]
+        .venv/bin/python benchmarks/vs_dlib.py --out docs/results [--only dlib] [--backend onnxruntime]
 """
 from __future__ import annotations
 
@@ -65,11 +65,12 @@ def predict_dlib(faces: datasets.FaceSet, boxes: np.ndarray) -> tuple[np.ndarray
     return points, 1000 * (time.perf_counter() - t0) / len(faces)
 
 
-def predict_ours(faces: datasets.FaceSet, boxes: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """The shipped cascade's points ``(B, 68, 2)``, ms per face one at a time, and ms per face batched."""
+def predict_ours(faces: datasets.FaceSet, boxes: np.ndarray, backend: str = "torch") -> tuple[np.ndarray, float, float]:
+    """The shipped cascade's points ``(B, 68, 2)``, ms per face one at a time, and ms per face batched;
+    its networks run by ``backend`` (``"torch"``, fused, or ``"onnxruntime"``)."""
     from facelandmarks import load_pretrained
 
-    cascade = load_pretrained(fuse=True)
+    cascade = load_pretrained(fuse=True) if backend == "torch" else load_pretrained(backend=backend)
     cascade.predict_batch(faces.images[:1], boxes[:1], box_kind="dlib_hog")  # warm-up
     t0 = time.perf_counter()
     points = np.stack([cascade.predict_batch([image], box[None], box_kind="dlib_hog").points[0]
@@ -97,6 +98,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fallback boxes' jitter")
     parser.add_argument("--only", choices=("dlib", "ours"), default=None, help="run one method only")
     parser.add_argument("--threads", type=int, default=1, help="torch threads for our cascade (dlib uses one)")
+    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                        help="what runs our cascade's networks (onnxruntime: pip install -e \".[onnx]\")")
     parser.add_argument("--limit", type=int, default=None, help="only the first test faces (quick runs)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -109,7 +112,7 @@ def main() -> None:
         errors[DLIB] = metrics.nme(points, faces.points, "inter_ocular")
     batch_ms = None
     if args.only != "dlib":
-        points, ms[OURS], batch_ms = predict_ours(faces, boxes)
+        points, ms[OURS], batch_ms = predict_ours(faces, boxes, args.backend)
         errors[OURS] = metrics.nme(points, faces.points, "inter_ocular")
 
     detected = ~fallback
@@ -117,7 +120,8 @@ def main() -> None:
           f"({detected.sum()} faces; {fallback.sum()} without a detection got the ground-truth box jittered "
           f"with seed {args.seed}, mapped to dlib's box convention). NME normalised by inter_ocular (outer eye "
           f"corners, points 37 and 46), 68 points; failure = NME > {THRESHOLD:g}. Time per face excludes the "
-          f"detection ({detect_ms:.1f} ms per image); dlib one thread, ours {args.threads} torch thread(s), "
+          f"detection ({detect_ms:.1f} ms per image); dlib one thread, ours {args.threads} torch thread(s) "
+          f"{'' if args.backend == 'torch' else '(warps; networks on ONNX Runtime, 1 thread) '}"
           f"one face at a time.")
     for label in errors:
         print(line(label, errors[label], ms[label]))

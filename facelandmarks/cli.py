@@ -298,67 +298,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    import time
+    from .benchmark import run
 
-    import torch
-
-    from . import datasets
-    from .geometry import points_box
-    from .models.cascade import load_pretrained
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    faces = datasets.load_split("test", args.data, limit=args.batch_size, progress=False)
-    boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(faces)} HELEN test faces, "
-          f"ground-truth boxes jittered (no detection); median of {args.repeats} rounds that interleave the models")
-
-    def seconds(fn: Callable[[], object], calls: int = 1) -> float:
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        return (time.perf_counter() - t0) / calls
-
-    variants = (("plain", {}), ("fused (BN folded, channels-last)", {"fuse": True}),
-                ("int8 trunks (fused + 8-bit convolutions)", {"int8": True}))
-    models = [(label, load_pretrained(**kwargs)) for label, kwargs in variants]
-    tasks = {  # per model: batch 1 (5 calls a round), level 1 alone at batch 1, the whole batch
-        "one": (lambda c: c.predict_batch(faces.images[:1], boxes[:1]), 5),
-        "one_l1": (lambda c: c.predict_batch(faces.images[:1], boxes[:1], use_level2=False), 5),
-        "batch": (lambda c: c.predict_batch(faces.images, boxes), 1),
-    }
-    for _, cascade in models:  # warm-up
-        for fn, _ in tasks.values():
-            fn(cascade)
-    # a machine whose speed drifts (shared CPUs) would favour whichever model ran in its fast spell:
-    # every round times every model, so the drift reaches all of them alike
-    times: dict[tuple[str, str], list[float]] = {}
-    for _ in range(args.repeats):
-        for label, cascade in models:
-            for task, (fn, calls) in tasks.items():
-                times.setdefault((label, task), []).append(seconds(lambda: fn(cascade), calls))
-    rows = []
-    for label, _ in models:
-        one, one_l1, batch = (float(np.median(times[label, task])) for task in tasks)
-        rows.append((label, one * 1000, one_l1 * 1000, len(faces) / batch))
-    print(f"{'model':42s} {'batch 1 ms/face':>16s} {'level 1 only':>13s} {'batch ' + str(len(faces)) + ' faces/s':>16s}")
-    for label, ms, ms1, fps in rows:
-        print(f"{label:42s} {ms:16.1f} {ms1:13.1f} {fps:16.1f}")
-    for (label, ms, _, fps) in rows[1:]:
-        print(f"speed-up of {label.split(' (')[0]} over plain: batch 1 x{rows[0][1] / ms:.2f}, "
-              f"batch {len(faces)} x{fps / rows[0][3]:.2f}")
-    fastest_one = min(rows, key=lambda r: r[1])
-    fastest_batch = max(rows, key=lambda r: r[3])
-    print(f"fastest at batch 1: {fastest_one[0].split(' (')[0]} ({fastest_one[1]:.1f} ms/face); at batch "
-          f"{len(faces)}: {fastest_batch[0].split(' (')[0]} ({fastest_batch[3]:.1f} faces/s)")
-    from . import detect
-
-    image = faces.images[0]
-    det = float(np.median([seconds(lambda: detect.detect_faces(image, detect.DEFAULT_DETECTOR))
-                           for _ in range(args.repeats)]))
-    print(f"face detection ({detect.DEFAULT_DETECTOR}) on a {image.shape[1]}x{image.shape[0]} image: {det * 1000:.1f} ms "
-          f"(x{det / rows[-1][1] * 1000:.1f} the int8 cascade at batch 1)")
-    return 0
+    return run(args)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -556,11 +498,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level3-weights", type=Path, help="a level-3 .pt file (with --level1/2-weights)")
     p.set_defaults(func=_export)
 
-    p = sub.add_parser("benchmark", help="speed of the cascade on the CPU (batch 1 and a batch), without detection")
+    p = sub.add_parser("benchmark", help="speed of torch, ONNX Runtime and dlib side by side: batch 1 and 64, "
+                       "with and without detection, quiet and under a competing CPU load (facelandmarks.benchmark)")
     p.add_argument("--data", default=None)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=5, help="interleaved rounds per phase (medians are reported)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--load-processes", type=int, default=None,
+                   help="busy processes of the competing load (default: one per CPU core)")
     p.set_defaults(func=_benchmark)
 
     p = sub.add_parser("quantize", help="calibrate int8 convolution trunks for the shipped weights (load_pretrained(int8=True))")

@@ -57,6 +57,24 @@ def test_onnxruntime_cascade_equals_torch(torch_cascade, faces, n):
     np.testing.assert_allclose(got.patch_matrices, ref.patch_matrices, atol=1e-5)  # same warps, same frames
 
 
+def test_warps_run_in_one_torch_thread_and_threads_are_restored(faces):
+    import torch
+
+    ort_cascade = load_pretrained(backend="onnxruntime", level2=None)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # torch's default on a 2-core machine
+    seen = []
+    original = fl_onnx.OnnxLevel1.forward
+    try:
+        fl_onnx.OnnxLevel1.forward = lambda self, x: (seen.append(torch.get_num_threads()), original(self, x))[1]
+        ort_cascade.predict_batch(faces[0].images[:2], faces[1][:2])
+        assert torch.get_num_threads() == 2  # restored
+    finally:
+        fl_onnx.OnnxLevel1.forward = original
+        torch.set_num_threads(before)
+    assert seen == [fl_onnx.WARP_THREADS]
+
+
 def test_export_round_trip(exported, torch_cascade, faces):
     manifest = json.loads((exported / "cascade.json").read_text())
     assert manifest["opset"] == 17 and manifest["scheme"] == "ibug68"

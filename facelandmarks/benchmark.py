@@ -1,0 +1,135 @@
+"""``facelandmarks benchmark``: every backend side by side in one process, quiet and under a competing load.
+
+Models: the torch cascade plain, fused and with int8 trunks; the same networks on ONNX Runtime
+(float and int8); dlib's 68-point shape predictor when its extra is installed. Tasks: batch 1 (one
+face per call, 5 calls a round) and batch 64 (one call), on HELEN test faces with jittered
+ground-truth boxes (no detection). Face detection (the default detector) is timed in the same rounds
+on the same images; "with detection" adds it to each model's time (it is the same code for all).
+
+The machine's speed drifts (shared CPUs), so each round times every model and the figures are
+medians over rounds. Then the same rounds run again while ``os.cpu_count()`` busy processes, started
+and stopped by the benchmark, compete for the CPU.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import numpy as np
+
+__all__ = ["run", "competing_load"]
+
+BURN = "while True: pass"
+
+
+@contextmanager
+def competing_load(processes: int) -> Iterator[None]:
+    """Run ``processes`` Python processes that spin on the CPU for the duration of the ``with`` block."""
+    procs = [subprocess.Popen([sys.executable, "-c", BURN]) for _ in range(processes)]
+    try:
+        time.sleep(0.5)  # let them start
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
+
+
+def _seconds(fn: Callable[[], object], calls: int = 1) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import datasets, detect
+    from .geometry import points_box
+    from .models.cascade import load_pretrained
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    faces = datasets.load_split("test", args.data, limit=args.batch_size, progress=False)
+    n = len(faces)
+    boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
+    models: dict[str, Callable[[list, np.ndarray], object]] = {}
+    for label, kwargs in (("torch plain", {}), ("torch fused", {"fuse": True}), ("torch int8", {"int8": True})):
+        models[label] = load_pretrained(**kwargs).predict_batch
+    versions = [f"torch {torch.__version__} ({torch.get_num_threads()} threads)"]
+    try:
+        import onnxruntime
+
+        from .models.onnx import DEFAULT_THREADS
+
+        models["onnxruntime"] = load_pretrained(backend="onnxruntime").predict_batch
+        models["onnxruntime int8"] = load_pretrained(backend="onnxruntime", int8=True).predict_batch
+        versions.append(f"onnxruntime {onnxruntime.__version__} ({DEFAULT_THREADS} thread)")
+    except ImportError as err:
+        print(f"(no ONNX Runtime rows: {err})")
+    try:
+        detect.dlib_model_file()
+        import dlib
+
+        dlib_boxes = detect.BOX_MAPPINGS["dlib_hog"].invert(boxes)  # the same faces, dlib's box convention
+
+        def dlib_predict(images: list, _boxes: np.ndarray, offset: int = 0) -> object:
+            return [detect.dlib_points(im, dlib_boxes[offset + i]) for i, im in enumerate(images)]
+
+        models["dlib shape predictor"] = dlib_predict
+        versions.append(f"dlib {dlib.__version__} (1 thread)")
+    except ImportError as err:
+        print(f"(no dlib row: {err})")
+    detector = detect.DEFAULT_DETECTOR
+
+    def one_round(times: dict) -> None:
+        for label, predict in models.items():
+            one = _seconds(lambda: [predict(faces.images[i:i + 1], boxes[i:i + 1]) for i in range(5)]) / 5
+            times.setdefault((label, 1), []).append(one)
+            times.setdefault((label, n), []).append(_seconds(lambda: predict(faces.images, boxes)))
+        times.setdefault(("detection", n), []).append(
+            _seconds(lambda: [detect.detect_faces(im, detector) for im in faces.images]))
+
+    def phase(title: str) -> dict[tuple[str, int], float]:
+        for predict in models.values():  # warm-up
+            predict(faces.images[:1], boxes[:1])
+            predict(faces.images[:8], boxes[:8])
+        times: dict = {}
+        for _ in range(args.repeats):
+            one_round(times)
+        med = {key: float(np.median(v)) for key, v in times.items()}
+        det = med["detection", n] / n
+        print(f"\n{title}")
+        print(f"{'':22s} {'no detection':^29s}  {'with detection (+' + f'{1000 * det:.1f} ms/image)':^31s}")
+        print(f"{'model':22s} {'batch 1 ms/face':>15s} {'batch ' + str(n) + ' faces/s':>14s}  "
+              f"{'batch 1 ms/face':>15s} {'batch ' + str(n) + ' faces/s':>15s}  {'x dlib (1, ' + str(n) + ')':>15s} "
+              f"{'x torch fused (1, ' + str(n) + ')':>22s}")
+        ref = {key: med[key] for key in med if key[0] == "torch fused"}
+        dl = {key: med[key] for key in med if key[0] == "dlib shape predictor"}
+        for label in models:
+            one, batch = med[label, 1], med[label, n] / n
+            vs_dlib = (f"{dl['dlib shape predictor', 1] / one:6.2f} {dl['dlib shape predictor', n] / n / batch:6.2f}"
+                       if dl else "")
+            vs_torch = f"{ref['torch fused', 1] / one:6.2f} {ref['torch fused', n] / n / batch:6.2f}"
+            print(f"{label:22s} {1000 * one:15.1f} {1 / batch:14.1f}  {1000 * (one + det):15.1f} "
+                  f"{1 / (batch + det):15.1f}  {vs_dlib:>15s} {vs_torch:>22s}")
+        return med
+
+    print(f"{', '.join(versions)}; {n} HELEN test faces, ground-truth boxes jittered; medians of {args.repeats} "
+          f"rounds that interleave the models; detection: {detector} on {faces.images[0].shape[1]}x"
+          f"{faces.images[0].shape[0]} images, timed in the same rounds and added; x: speed ratio (> 1 faster)")
+    quiet = phase("quiet (nothing started by the benchmark)")
+    procs = args.load_processes if args.load_processes is not None else (os.cpu_count() or 1)
+    with competing_load(procs):
+        loaded = phase(f"under a competing load: {procs} busy processes (`python -c '{BURN}'`) started by the benchmark")
+    print(f"\nthroughput at batch {n} under the load / quiet:  "
+          + "  ".join(f"{label} {quiet[label, n] / loaded[label, n]:.2f}" for label in models))
+    return 0
