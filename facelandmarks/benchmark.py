@@ -88,15 +88,16 @@ def run(args: argparse.Namespace) -> int:
         versions.append(f"dlib {dlib.__version__} (1 thread)")
     except ImportError as err:
         print(f"(no dlib row: {err})")
-    detector = detect.DEFAULT_DETECTOR
+    detector = args.detector or detect.DEFAULT_DETECTOR
+    detectors = [detector] + [d for d in ("dlib_hog", "dlib_hog_fast") if d != detector]
 
     def one_round(times: dict) -> None:
         for label, predict in models.items():
             one = _seconds(lambda: [predict(faces.images[i:i + 1], boxes[i:i + 1]) for i in range(5)]) / 5
             times.setdefault((label, 1), []).append(one)
             times.setdefault((label, n), []).append(_seconds(lambda: predict(faces.images, boxes)))
-        times.setdefault(("detection", n), []).append(
-            _seconds(lambda: [detect.detect_faces(im, detector) for im in faces.images]))
+        for name in detectors:
+            times.setdefault((name, n), []).append(_seconds(lambda: [detect.detect_faces(im, name) for im in faces.images]))
 
     def phase(title: str) -> dict[tuple[str, int], float]:
         for predict in models.values():  # warm-up
@@ -106,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
         for _ in range(args.repeats):
             one_round(times)
         med = {key: float(np.median(v)) for key, v in times.items()}
-        det = med["detection", n] / n
+        det = med[detector, n] / n
         print(f"\n{title}")
+        print("face detection, ms per image: " + ", ".join(f"{d} {1000 * med[d, n] / n:.1f}" for d in detectors))
         print(f"{'':22s} {'no detection':^29s}  {'with detection (+' + f'{1000 * det:.1f} ms/image)':^31s}")
         print(f"{'model':22s} {'batch 1 ms/face':>15s} {'batch ' + str(n) + ' faces/s':>14s}  "
               f"{'batch 1 ms/face':>15s} {'batch ' + str(n) + ' faces/s':>15s}  {'x dlib (1, ' + str(n) + ')':>15s} "

@@ -506,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--load-processes", type=int, default=None,
                    help="busy processes of the competing load (default: one per CPU core)")
+    p.add_argument("--detector", default=None, help="detector of the 'with detection' columns (default: the default)")
     p.set_defaults(func=_benchmark)
 
     p = sub.add_parser("quantize", help="calibrate int8 convolution trunks for the shipped weights (load_pretrained(int8=True))")

@@ -116,7 +116,7 @@ class BoxMapping:
 BOX_MAPPINGS: dict[str, BoxMapping] = {
     "landmarks": BoxMapping(),  # the boxes already are tight boxes of the points
     "dlib_hog": BoxMapping(dx=0.0024, dy=0.0823, sw=0.9600, sh=0.9317, shift_std=0.0780, log_scale_std=0.0869, n=1156),
-    "dlib_hog_fast": BoxMapping(),  # PLACEHOLDER
+    "dlib_hog_fast": BoxMapping(dx=0.0038, dy=0.0785, sw=0.9573, sh=0.9338, shift_std=0.0778, log_scale_std=0.0860, n=1172),
     "skimage_lbp": BoxMapping(dx=-0.0018, dy=0.1373, sw=0.8484, sh=0.8208, shift_std=0.0739, log_scale_std=0.0897, n=1027),
 }
 
