@@ -40,14 +40,14 @@ OURS = "facelandmarks cascade"
 THRESHOLD = 0.08
 
 
-def hog_boxes(faces: datasets.FaceSet, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+def hog_boxes(faces: datasets.FaceSet, seed: int, detector: str = "dlib_hog") -> tuple[np.ndarray, np.ndarray, float]:
     """dlib-convention boxes ``(B, 4)`` for every face, the fallback mask ``(B,)``, ms per image of detection."""
     jittered = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(seed))
-    boxes = detect.BOX_MAPPINGS["dlib_hog"].invert(jittered)  # (B, 4) fallback, dlib's convention
+    boxes = detect.BOX_MAPPINGS[detector].invert(jittered)  # (B, 4) fallback, dlib's convention
     fallback = np.ones(len(faces), bool)
     t0 = time.perf_counter()
     for i, image in enumerate(faces.images):
-        found = detect.detect_faces(image, "dlib_hog")
+        found = detect.detect_faces(image, detector)
         if len(found):
             boxes[i], fallback[i] = found[0], False
     return boxes, fallback, 1000 * (time.perf_counter() - t0) / len(faces)
@@ -65,19 +65,20 @@ def predict_dlib(faces: datasets.FaceSet, boxes: np.ndarray) -> tuple[np.ndarray
     return points, 1000 * (time.perf_counter() - t0) / len(faces)
 
 
-def predict_ours(faces: datasets.FaceSet, boxes: np.ndarray, backend: str = "torch") -> tuple[np.ndarray, float, float]:
+def predict_ours(faces: datasets.FaceSet, boxes: np.ndarray, backend: str = "torch",
+                 box_kind: str = "dlib_hog") -> tuple[np.ndarray, float, float]:
     """The shipped cascade's points ``(B, 68, 2)``, ms per face one at a time, and ms per face batched;
     its networks run by ``backend`` (``"torch"``, fused, or ``"onnxruntime"``)."""
     from facelandmarks import load_pretrained
 
     cascade = load_pretrained(fuse=True) if backend == "torch" else load_pretrained(backend=backend)
-    cascade.predict_batch(faces.images[:1], boxes[:1], box_kind="dlib_hog")  # warm-up
+    cascade.predict_batch(faces.images[:1], boxes[:1], box_kind=box_kind)  # warm-up
     t0 = time.perf_counter()
-    points = np.stack([cascade.predict_batch([image], box[None], box_kind="dlib_hog").points[0]
+    points = np.stack([cascade.predict_batch([image], box[None], box_kind=box_kind).points[0]
                        for image, box in zip(faces.images, boxes)])
     one_ms = 1000 * (time.perf_counter() - t0) / len(faces)
     t0 = time.perf_counter()
-    batched = cascade.predict_batch(faces.images, boxes, box_kind="dlib_hog").points
+    batched = cascade.predict_batch(faces.images, boxes, box_kind=box_kind).points
     batch_ms = 1000 * (time.perf_counter() - t0) / len(faces)
     if not np.allclose(batched, points, atol=1e-2):
         raise RuntimeError("batched and one-at-a-time predictions differ")
@@ -100,23 +101,26 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for our cascade (dlib uses one)")
     parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                         help="what runs our cascade's networks (onnxruntime: pip install -e \".[onnx]\")")
+    parser.add_argument("--detector", choices=("dlib_hog", "dlib_hog_fast"), default="dlib_hog",
+                        help="dlib's HOG detector upsampled once (its own predictor's convention), or not "
+                             "upsampled unless needed (faster, coarser boxes; docs/detection.md)")
     parser.add_argument("--limit", type=int, default=None, help="only the first test faces (quick runs)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     faces = datasets.load_split("test", args.data, limit=args.limit, progress=False)
-    boxes, fallback, detect_ms = hog_boxes(faces, args.seed)
+    boxes, fallback, detect_ms = hog_boxes(faces, args.seed, args.detector)
     errors, ms = {}, {}
     if args.only != "ours":
         points, ms[DLIB] = predict_dlib(faces, boxes)
         errors[DLIB] = metrics.nme(points, faces.points, "inter_ocular")
     batch_ms = None
     if args.only != "dlib":
-        points, ms[OURS], batch_ms = predict_ours(faces, boxes, args.backend)
+        points, ms[OURS], batch_ms = predict_ours(faces, boxes, args.backend, args.detector)
         errors[OURS] = metrics.nme(points, faces.points, "inter_ocular")
 
     detected = ~fallback
-    print(f"{len(faces)} HELEN test faces, the same boxes for every method: dlib's HOG detector box "
+    print(f"{len(faces)} HELEN test faces, the same boxes for every method: dlib's HOG detector box ({args.detector}) "
           f"({detected.sum()} faces; {fallback.sum()} without a detection got the ground-truth box jittered "
           f"with seed {args.seed}, mapped to dlib's box convention). NME normalised by inter_ocular (outer eye "
           f"corners, points 37 and 46), 68 points; failure = NME > {THRESHOLD:g}. Time per face excludes the "

@@ -48,6 +48,15 @@ def _seconds(fn: Callable[[], object], calls: int = 1) -> float:
     return (time.perf_counter() - t0) / calls
 
 
+def _one_thread(predict: Callable) -> Callable:
+    from .models.onnx import _torch_threads
+
+    def predict_one_thread(*args, **kwargs):
+        with _torch_threads(1):
+            return predict(*args, **kwargs)
+    return predict_one_thread
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -64,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     models: dict[str, Callable[[list, np.ndarray], object]] = {}
     for label, kwargs in (("torch plain", {}), ("torch fused", {"fuse": True}), ("torch int8", {"int8": True})):
         models[label] = load_pretrained(**kwargs).predict_batch
-    versions = [f"torch {torch.__version__} ({torch.get_num_threads()} threads)"]
+    for label in ("torch fused", "torch int8"):  # the same, with torch restricted to one thread as ONNX Runtime is
+        models[f"{label} 1 thread"] = _one_thread(models[label])
+    versions = [f"torch {torch.__version__} ({torch.get_num_threads()} threads unless named)"]
     try:
         import onnxruntime
 
@@ -79,10 +90,9 @@ def run(args: argparse.Namespace) -> int:
         detect.dlib_model_file()
         import dlib
 
-        dlib_boxes = detect.BOX_MAPPINGS["dlib_hog"].invert(boxes)  # the same faces, dlib's box convention
-
-        def dlib_predict(images: list, _boxes: np.ndarray, offset: int = 0) -> object:
-            return [detect.dlib_points(im, dlib_boxes[offset + i]) for i, im in enumerate(images)]
+        def dlib_predict(images: list, landmark_boxes: np.ndarray) -> object:
+            dlib_boxes = detect.BOX_MAPPINGS["dlib_hog"].invert(landmark_boxes)  # the same faces, dlib's convention
+            return [detect.dlib_points(im, box) for im, box in zip(images, dlib_boxes)]
 
         models["dlib shape predictor"] = dlib_predict
         versions.append(f"dlib {dlib.__version__} (1 thread)")
@@ -93,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
 
     def one_round(times: dict) -> None:
         for label, predict in models.items():
-            one = _seconds(lambda: [predict(faces.images[i:i + 1], boxes[i:i + 1]) for i in range(5)]) / 5
+            one = _seconds(lambda: [predict(faces.images[i % n:i % n + 1], boxes[i % n:i % n + 1]) for i in range(5)]) / 5
             times.setdefault((label, 1), []).append(one)
             times.setdefault((label, n), []).append(_seconds(lambda: predict(faces.images, boxes)))
         for name in detectors:
@@ -108,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
             one_round(times)
         med = {key: float(np.median(v)) for key, v in times.items()}
         det = med[detector, n] / n
-        print(f"\n{title}")
+        print(f"\n{title}; load average at its end {os.getloadavg()[0]:.1f} (1 min)")
         print("face detection, ms per image: " + ", ".join(f"{d} {1000 * med[d, n] / n:.1f}" for d in detectors))
-        print(f"{'':22s} {'no detection':^29s}  {'with detection (+' + f'{1000 * det:.1f} ms/image)':^31s}")
-        print(f"{'model':22s} {'batch 1 ms/face':>15s} {'batch ' + str(n) + ' faces/s':>14s}  "
+        print(f"{'':24s} {'no detection':^29s}  {'with detection (+' + f'{1000 * det:.1f} ms/image)':^31s}")
+        print(f"{'model':24s} {'batch 1 ms/face':>15s} {'batch ' + str(n) + ' faces/s':>14s}  "
               f"{'batch 1 ms/face':>15s} {'batch ' + str(n) + ' faces/s':>15s}  {'x dlib (1, ' + str(n) + ')':>15s} "
               f"{'x torch fused (1, ' + str(n) + ')':>22s}")
         ref = {key: med[key] for key in med if key[0] == "torch fused"}
@@ -121,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
             vs_dlib = (f"{dl['dlib shape predictor', 1] / one:6.2f} {dl['dlib shape predictor', n] / n / batch:6.2f}"
                        if dl else "")
             vs_torch = f"{ref['torch fused', 1] / one:6.2f} {ref['torch fused', n] / n / batch:6.2f}"
-            print(f"{label:22s} {1000 * one:15.1f} {1 / batch:14.1f}  {1000 * (one + det):15.1f} "
+            print(f"{label:24s} {1000 * one:15.1f} {1 / batch:14.1f}  {1000 * (one + det):15.1f} "
                   f"{1 / (batch + det):15.1f}  {vs_dlib:>15s} {vs_torch:>22s}")
         return med
 
