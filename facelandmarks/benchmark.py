@@ -24,7 +24,8 @@ import numpy as np
 
 __all__ = ["run", "competing_load"]
 
-BURN = "while True: pass"
+# a busy loop that ends when the benchmark's process does, even if that one is killed
+BURN = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    for _ in range(10 ** 6): pass"
 
 
 @contextmanager
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = phase("quiet (nothing started by the benchmark)")
     procs = args.load_processes if args.load_processes is not None else (os.cpu_count() or 1)
     with competing_load(procs):
-        loaded = phase(f"under a competing load: {procs} busy processes (`python -c '{BURN}'`) started by the benchmark")
+        loaded = phase(f"under a competing load: {procs} busy processes (Python busy loops) started by the benchmark")
     print(f"\nthroughput at batch {n} under the load / quiet:  "
           + "  ".join(f"{label} {quiet[label, n] / loaded[label, n]:.2f}" for label in models))
     return 0
