@@ -41,7 +41,10 @@ show-data: venv
 
 # Rebuild the shipped weights from scratch (facelandmarks/weights/README.md): resumable, logs its wall-clock.
 weights: venv
-	$(BIN)/facelandmarks recipe --out runs/recipe
+	$(BIN)/facelandmarks recipe --out runs/recipe --install
+	$(BIN)/facelandmarks quantize --level3 k3 --faces 128 --seed 0
+	$(BIN)/python benchmarks/confidence.py --write
+	$(BIN)/python tools/weights_manifest.py
 
 benchmark: venv
 	$(BIN)/facelandmarks benchmark

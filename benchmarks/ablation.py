@@ -1,4 +1,4 @@
-"""Ablation of the cascade on the 250 HELEN test faces: the paper's two claims, measured.
+"""Ablation of the cascade on the 400 test faces of the ``common`` split (LFPW + HELEN test): the paper's two claims.
 
 1. Depth matters: shallow level 1 (Sun et al. 2013 style) vs the deep level 1 (Table 1a).
 2. Coarse-to-fine matters: level 1 alone vs level 1 + level 2 (K = 1 and K = 3), and our optional
@@ -25,17 +25,18 @@ import numpy as np
 
 from facelandmarks import datasets, metrics, viz
 from facelandmarks.evaluation import face_boxes
-from facelandmarks.models.cascade import load_pretrained
+from facelandmarks.models.pretrained import load_pretrained
 
 VARIANTS = [
     # label, load_pretrained arguments, predict_batch arguments
     ("shallow level 1 (39x39 gray, 4 conv)", dict(level1="shallow", level2=None), {}),
     ("deep level 1 (Table 1a)", dict(level1="deep", level2=None), {}),
     ("shallow level 1 + level 2 (K=3)", dict(level1="shallow", level2="k3"), {}),
-    ("deep level 1 + level 2 (K=1, simulated errors)", dict(level1="deep", level2="k1"), {}),
+    ("deep level 1 + level 2 (K=1, simulated errors; trained on the 1,207-face set)", dict(level1="deep", level2="k1"), {}),
     ("deep level 1 + level 2 (K=3, simulated errors)", dict(level1="deep", level2="k3_sim"), {}),
-    ("deep level 1 + level 2 (K=3, + real level-1 errors) [shipped default]", dict(level1="deep", level2="k3"), {}),
-    ("  shipped default + level 3 (ours, finer)", dict(level1="deep", level2="k3", level3="k3"), {}),
+    ("deep level 1 + level 2 (K=3, + real level-1 errors) [shipped default = the paper's two levels]",
+     dict(level1="deep", level2="k3"), {}),
+    ("  shipped default + level 3 (ours, finer; trained on the 1,207-face set)", dict(level1="deep", level2="k3", level3="k3"), {}),
     ("  shipped default + flip test-time averaging", dict(level1="deep", level2="k3"), {"flip": True}),
     ("  shipped default, int8 convolution trunks", dict(level1="deep", level2="k3", int8=True), {}),
 ]
@@ -49,10 +50,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="only the first N test faces (quick look)")
     args = parser.parse_args()
 
-    faces = datasets.load_split("test", args.data, limit=args.limit or None, progress=False)
+    faces = datasets.load_split("common", args.data, limit=args.limit or None, progress=False)
     det_boxes, fallback, det_label = face_boxes(faces, "detector", seed=args.seed)
     jit_boxes, _, _ = face_boxes(faces, "jittered", seed=args.seed)
-    print(f"{len(faces)} HELEN test faces; NME / inter_ocular (outer eye corners), 68 points; "
+    print(f"{len(faces)} test faces (common split: LFPW + HELEN test); NME / inter_ocular (outer eye corners), 68 points; "
           f"threshold 0.08. Boxes: {det_label} ({int(fallback.sum())} without a detection got the "
           f"jittered ground-truth box, seed {args.seed}); second block: jittered ground-truth boxes.")
     rows, curves = [], {}
@@ -77,7 +78,7 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     lines = [
-        f"Measured on {len(faces)} HELEN test faces by `benchmarks/ablation.py` "
+        f"Measured on {len(faces)} test faces (common split: LFPW + HELEN test) by `benchmarks/ablation.py` "
         f"(NME normalised by the outer-eye-corner distance, 68 points; boxes: {det_label}, "
         f"{int(fallback.sum())} fallback boxes).",
         "",
@@ -92,7 +93,7 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(7, 7))
     viz.plot_ced(curves, threshold=0.08, norm="inter_ocular", ax=ax)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7)  # below the axes: no curve hidden
-    ax.set_title(f"Ablation on {len(faces)} HELEN test faces ({det_label} boxes)")
+    ax.set_title(f"Ablation on {len(faces)} test faces, common split ({det_label} boxes)")
     fig.savefig(args.out / "ablation_ced.png", dpi=90, bbox_inches="tight")
     print(f"wrote {args.out / 'ablation.md'} and {args.out / 'ablation_ced.png'}")
 

@@ -1,4 +1,4 @@
-"""Fit and measure the per-face confidence score (facelandmarks.confidence); rerun after retraining.
+"""Fit and measure the per-face confidence score (facelandmarks.models.confidence); rerun after retraining.
 
 Faces: the seed-0 validation split of the training faces (datasets.train_val_split, the faces listed
 under "val" in facelandmarks/weights/split.json; never test faces), each predicted from its
@@ -30,7 +30,8 @@ import numpy as np
 import skimage.data
 import torch
 
-from facelandmarks import confidence, datasets, detect, load_pretrained, metrics
+from facelandmarks import datasets, detect, load_pretrained, metrics
+from facelandmarks.models import confidence
 from facelandmarks.geometry import hflip_matrix, points_box, similarity_matrix, transform_points, translation_matrix, warp_image
 from facelandmarks.schemes import IBUG68
 

@@ -16,7 +16,7 @@ import torch
 
 from facelandmarks import datasets
 from facelandmarks.geometry import points_box, warp_batch
-from facelandmarks.models.cascade import load_pretrained
+from facelandmarks.models.pretrained import load_pretrained
 from facelandmarks.models.level1 import crop_matrices
 
 

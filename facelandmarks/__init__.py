@@ -2,9 +2,11 @@
 
 Start with :func:`load_pretrained` and :meth:`Cascade.predict`; the modules are named by domain:
 ``schemes``, ``io``, ``geometry``, ``augment``, ``datasets``, ``detect``, ``metrics``, ``models``,
-``train``, ``viz``, ``widgets``, ``human``, ``labs``, ``cli``.
+``train``, ``evaluation``, ``human``, ``viz``, ``widgets``, ``labs``, ``course``, ``cli`` (their layers:
+``docs/architecture.md``).
 """
-from .models.cascade import Cascade, load_pretrained
+from .models.cascade import Cascade
+from .models.pretrained import load_pretrained
+from .version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["Cascade", "load_pretrained", "__version__"]

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import datasets, detect
     from .geometry import points_box
-    from .models.cascade import load_pretrained
+    from .models.pretrained import load_pretrained
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -101,7 +101,8 @@ def _save_overlay(path: Path, image: np.ndarray, results: object, title: str) ->
 
 
 def _load_cascade(args: argparse.Namespace) -> "Cascade":
-    from .models.cascade import Cascade, load_pretrained
+    from .models.cascade import Cascade
+    from .models.pretrained import load_pretrained
 
     backend = getattr(args, "backend", "torch")
     if getattr(args, "level1_weights", None):
@@ -255,9 +256,10 @@ def _predict(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     import csv
 
-    from . import datasets, viz
+    from . import datasets, metrics, viz
     from .evaluation import evaluate
 
+    args.norm = args.norm or metrics.DEFAULT_NORMALISER
     faces = datasets.FaceSet.load(datasets.list_faces(args.folder), progress=False)
     cascade = _load_cascade(args)
     ev = evaluate(cascade, faces, boxes=args.boxes, detector=args.detector, seed=args.seed, norm=args.norm)
@@ -304,9 +306,9 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .models.cascade import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, Cascade, load_pretrained
-    from .models.cascade import _WEIGHTS as weights
+    from .models.cascade import Cascade
     from .models.onnx import export_onnx
+    from .models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, WEIGHTS_DIR, load_pretrained
 
     if args.level1_weights:
         if args.int8:
@@ -316,8 +318,8 @@ def _export(args: argparse.Namespace) -> int:
     else:
         level2, level3 = (None, None) if args.no_level2 else ("k3", "k3" if args.level3 else None)
         cascade = load_pretrained(level2=level2, level3=level3, int8=args.int8)
-        files = [weights / LEVEL1_WEIGHTS["deep"]] + ([weights / LEVEL2_WEIGHTS[level2]] if level2 else []) \
-            + ([weights / LEVEL3_WEIGHTS[level3]] if level3 else [])
+        files = [WEIGHTS_DIR / LEVEL1_WEIGHTS["deep"]] + ([WEIGHTS_DIR / LEVEL2_WEIGHTS[level2]] if level2 else []) \
+            + ([WEIGHTS_DIR / LEVEL3_WEIGHTS[level3]] if level3 else [])
     manifest = export_onnx(cascade, args.onnx, float_weights=files)
     for path in sorted(args.onnx.glob("*.onnx")):
         print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
@@ -328,8 +330,8 @@ def _export(args: argparse.Namespace) -> int:
 def _quantize(args: argparse.Namespace) -> int:
     from . import datasets
     from .geometry import points_box
-    from .models.cascade import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, load_pretrained
-    from .models.cascade import _WEIGHTS as weights
+    from .models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, load_pretrained
+    from .models.pretrained import WEIGHTS_DIR as weights
     from .models.quantize import calibrate_cascade, int8_path, quantize_trunks, save_int8
 
     if args.threads:
@@ -357,7 +359,7 @@ def _demo(args: argparse.Namespace) -> int:
     import skimage.data
 
     from .io import write_pts
-    from .models.cascade import load_pretrained
+    from .models.pretrained import load_pretrained
 
     image = skimage.data.astronaut()
     cascade = load_pretrained()
@@ -386,9 +388,42 @@ def _show_data(args: argparse.Namespace) -> int:
 def _recipe(args: argparse.Namespace) -> int:
     from .recipe import run_recipe
 
+    from .recipe import install
+
     extra = ("--device", args.device) if args.device != "cpu" else ()
-    run_recipe(args.out, args.data, extra=extra)
+    if not args.install_only:
+        run_recipe(args.out, args.data, extra=extra)
+    if args.install or args.install_only:
+        for path in install(args.out):
+            print(f"installed {path}")
     return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from .version import __version__
+    from .models.files import file_sha256
+    from .models.pretrained import MANIFEST, WEIGHTS_DIR, read_manifest, sha256_table, shipped_files
+
+    if args.markdown:
+        print(sha256_table())
+        return 0
+    manifest = read_manifest() if MANIFEST.is_file() else {}
+    print(f"facelandmarks {__version__} (torch {torch.__version__}, Python {platform.python_version()})")
+    print(f"shipped weights in {WEIGHTS_DIR} (SHA-256 of each file; compare with `sha256sum FILE`):")
+    changed = 0
+    for path in shipped_files():
+        digest = file_sha256(path)
+        known = manifest.get(path.name, {}).get("sha256")
+        note = "as published" if digest == known else ("NOT in the manifest" if known is None else "DIFFERS from the manifest")
+        changed += digest != known
+        print(f"  {digest}  {path.stat().st_size:>9}  {path.name}  ({note})")
+    if changed:
+        print(f"{changed} file(s) differ from {MANIFEST.name} (facelandmarks/weights/README.md lists the published ones)")
+    return 1 if changed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -431,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/recipe"), help="output folder (default runs/recipe)")
     p.add_argument("--data", default=None, help="data root (default: $FACELANDMARKS_DATA)")
     p.add_argument("--device", default="cpu", help="torch device for every run (the shipped runs: cpu)")
+    p.add_argument("--install", action="store_true",
+                   help="then copy the weights and logs into the package's weights folder (make weights does)")
+    p.add_argument("--install-only", action="store_true", help="only copy a finished recipe's weights and logs")
     p.set_defaults(func=_recipe)
 
     def model_options(p: argparse.ArgumentParser) -> None:
@@ -482,7 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boxes", choices=["detector", "jittered"], default="detector",
                    help="face boxes from the detector (fallback: jittered ground truth) or jittered ground truth")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--norm", default="inter_ocular", help="normaliser: inter_ocular, inter_pupil, bbox, bbox_diagonal")
+    p.add_argument("--norm", default=None, help="normaliser: inter_ocular, inter_pupil, bbox, bbox_diagonal "
+                   "(default: facelandmarks.metrics.DEFAULT_NORMALISER)")
     p.add_argument("--max-error", type=float, default=0.08)
     model_options(p)
     p.set_defaults(func=_evaluate)
@@ -530,6 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_show_data)
+
+    p = sub.add_parser("info", help="version, and the shipped weights files with their SHA-256")
+    p.add_argument("--markdown", action="store_true", help="print the SHA-256 table of facelandmarks/weights/README.md")
+    p.set_defaults(func=_info)
 
     sub.add_parser("human", help="how close to human? the J&dC and LFPW studies vs the cascade "
                    "(see facelandmarks human --help)", add_help=False)

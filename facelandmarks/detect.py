@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .geometry import transform_points, warp_image
-from .models.cascade import check_image
+from .io import check_image
 
 __all__ = ["DEFAULT_DETECTOR", "DETECTORS", "NoFaceError", "BoxMapping", "BOX_MAPPINGS", "detect_faces",
            "no_face_message", "to_landmark_box", "find_face", "box_iou",
@@ -51,6 +51,11 @@ RETRY_SIDE = 2048
 are (faces from ~80 px), which bounds the full-size pass on camera photos (measured in docs/reliability.md)."""
 DLIB_UPSAMPLE = 1
 """dlib upsamples the image this many times (x2 each): its 80 px window then finds faces from ~40 px."""
+FAST_MIN_SIDE = 100
+"""``"dlib_hog_fast"`` keeps its not-upsampled box only when it is at least this wide (px, 1.25x
+dlib's 80 px window); a face near or below the window is found, if at all, at the pyramid's first
+level with a box that fits the window rather than the face (a 57 px face got a 73 px box), so it is
+searched upsampled instead, as ``"dlib_hog"`` does."""
 LBP_SCALE_FACTOR = 1.15  # window growth between scales
 LBP_STEP_RATIO = 1.0  # window step = step_ratio x scale (1 = exhaustive at each scale)
 LBP_MIN_FACE = 0.1  # smallest window, fraction of the image's shorter side (at least the cascade's 24 px)
@@ -248,9 +253,11 @@ def _detect_dlib(image: np.ndarray, upsample: int | None = None) -> tuple[np.nda
 
 def _detect_dlib_fast(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """dlib's HOG detector on the image as it is (4x fewer pixels than upsampled once), upsampled as
-    ``"dlib_hog"`` is only when that finds no face (faces below its 80 px window)."""
+    ``"dlib_hog"`` is only when that finds no face of at least :data:`FAST_MIN_SIDE` px."""
     boxes, scores = _detect_dlib(image, upsample=0)
-    return (boxes, scores) if len(boxes) else _detect_dlib(image)
+    if len(boxes) and boxes[0, 2] - boxes[0, 0] >= FAST_MIN_SIDE:
+        return boxes, scores
+    return _detect_dlib(image)
 
 
 _DETECT = {"dlib_hog": _detect_dlib, "dlib_hog_fast": _detect_dlib_fast, "skimage_lbp": _detect_lbp}
@@ -282,7 +289,7 @@ def detect_faces(image: np.ndarray, detector: str = DEFAULT_DETECTOR, full_size:
         Map them to the landmark-box convention with :func:`to_landmark_box`.
 
     Raises:
-        ValueError: unknown detector, or not an image (see :func:`facelandmarks.models.cascade.check_image`).
+        ValueError: unknown detector, or not an image (see :func:`facelandmarks.io.check_image`).
         ImportError: ``"dlib_hog"`` without dlib installed.
     """
     if detector not in _DETECT:
@@ -314,7 +321,8 @@ def no_face_message(name: str, image_shape: tuple[int, ...], detector: str, full
         searched = f"searched shrunk to {MAX_SIDE} px on the longer side, then at full size ({w}x{h})"
     else:
         searched = f"searched shrunk to {MAX_SIDE} px on the longer side only (full_size=False)"
-    others = [d for d in DETECTORS if d != detector]
+    # another kind of detector: dlib_hog_fast is dlib_hog with less upsampling, so it finds no face dlib_hog misses
+    others = [d for d in DETECTORS if not d.endswith("_fast") and d != detector.removesuffix("_fast")]
     tips = ["give the face box yourself (predict(image, box=...); CLI: --boxes boxes.json)",
             f"try another detector (detector={' or '.join(map(repr, others))}; "
             f"CLI: --detector {' or '.join(others)})"]

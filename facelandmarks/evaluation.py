@@ -29,7 +29,7 @@ class Evaluation:
     boxes: np.ndarray  # (B, 4) landmark-convention boxes the cascade used
     box_source: str  # "detector:<name>", "jittered" or "given"
     fallback: np.ndarray  # (B,) bool
-    norm: str = "inter_ocular"
+    norm: str = metrics.DEFAULT_NORMALISER
     nme: np.ndarray = field(init=False)
     nme_level1: np.ndarray = field(init=False)
     nme_level2: np.ndarray = field(init=False)
@@ -85,16 +85,15 @@ def face_boxes(faces: FaceSet, source: str = "detector", detector: str | None = 
     name = detector or detect.DEFAULT_DETECTOR
     boxes, fallback = jittered.copy(), np.zeros(len(faces), bool)
     for i, image in enumerate(tqdm(faces.images, desc=f"detecting ({name})", disable=not progress, leave=False)):
-        found = detect.detect_faces(image, name)
-        if len(found):
-            boxes[i] = detect.to_landmark_box(found[0], name)
-        else:
+        try:
+            boxes[i] = detect.find_face(image, name)
+        except detect.NoFaceError:
             fallback[i] = True
     return boxes, fallback, f"detector:{name}"
 
 
 def evaluate(cascade: Cascade, faces: FaceSet, boxes: str | np.ndarray = "detector", detector: str | None = None,
-             seed: int = 0, norm: str = "inter_ocular", progress: bool = False) -> Evaluation:
+             seed: int = 0, norm: str = metrics.DEFAULT_NORMALISER, progress: bool = False) -> Evaluation:
     """Predict every face of ``faces`` and measure the errors.
 
     Args:

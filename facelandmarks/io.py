@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["ImageReadError", "PtsFormatError", "read_pts", "write_pts", "read_image", "PTS_OFFSET"]
+__all__ = ["ImageReadError", "PtsFormatError", "read_pts", "write_pts", "read_image", "check_image", "PTS_OFFSET"]
 
 PTS_OFFSET = 1.0
 """The 300-W files count pixels from 1: ``x_file = x_ours + PTS_OFFSET``."""
@@ -198,3 +198,23 @@ def _to_rgb_uint8(img: Image.Image, path: Path) -> np.ndarray:
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.size == 0:
         raise ImageReadError(f"{path}: could not be converted to RGB (mode {mode}, shape {arr.shape})")
     return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Return ``image`` as RGB uint8 ``(H, W, 3)``: accepts gray ``(H, W)``, ``(H, W, 1)``, RGBA and
+    float images in [0, 1]; anything else raises ``ValueError`` naming ``name``."""
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name}: expected an image (H, W, 3), (H, W, 4) or (H, W); got shape {np.shape(image)}")
+    if arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    arr = arr[..., :3]
+    if arr.dtype == np.uint8:
+        return arr
+    if np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
+            raise ValueError(f"{name}: float images must hold finite values in [0, 1]")
+        return np.round(arr * 255).astype(np.uint8)
+    raise ValueError(f"{name}: unsupported dtype {arr.dtype} (use uint8, or float in [0, 1])")

@@ -14,13 +14,18 @@ import numpy as np
 from .geometry import as_points, box_size, points_box
 from .schemes import IBUG68, LandmarkScheme
 
-__all__ = ["NORMALISERS", "normalising_distance", "point_errors", "contour_errors", "nme", "ced", "auc",
-           "failure_rate", "summary", "auroc"]
+__all__ = ["NORMALISERS", "DEFAULT_NORMALISER", "NORMALISER_NAMES", "normalising_distance", "point_errors",
+           "contour_errors", "nme", "ced", "auc", "failure_rate", "summary", "auroc"]
 
 NORMALISERS = ("inter_ocular", "inter_pupil", "bbox", "bbox_diagonal")
+DEFAULT_NORMALISER = "inter_ocular"
+"""The normaliser used when none is named (300-W's choice): every default ``norm`` of the package is this."""
+NORMALISER_NAMES = {"inter_ocular": "outer eye corners", "inter_pupil": "eye centres",
+                    "bbox": "sqrt(w h) of the points' box", "bbox_diagonal": "diagonal of the points' box"}
+"""What each normaliser of :data:`NORMALISERS` measures, in words (shown beside every NME)."""
 
 
-def normalising_distance(gt: np.ndarray, norm: str = "inter_ocular", scheme: LandmarkScheme = IBUG68) -> np.ndarray:
+def normalising_distance(gt: np.ndarray, norm: str = DEFAULT_NORMALISER, scheme: LandmarkScheme = IBUG68) -> np.ndarray:
     """The normalising distance of ground-truth shapes ``(N, 2) -> ()`` or ``(B, N, 2) -> (B,)``."""
     gt = as_points(gt, "gt")
     if norm == "bbox":
@@ -39,7 +44,7 @@ def normalising_distance(gt: np.ndarray, norm: str = "inter_ocular", scheme: Lan
     raise ValueError(f"unknown normaliser {norm!r}; known: {NORMALISERS[2:] + tuple(scheme.normalisers)}")
 
 
-def point_errors(pred: np.ndarray, gt: np.ndarray, norm: str | None = "inter_ocular",
+def point_errors(pred: np.ndarray, gt: np.ndarray, norm: str | None = DEFAULT_NORMALISER,
                  scheme: LandmarkScheme = IBUG68) -> np.ndarray:
     """Per-point Euclidean errors ``(N,)`` or ``(B, N)``, divided by the normaliser (``None``: pixels)."""
     pred, gt = _checked_pair(pred, gt)
@@ -65,7 +70,7 @@ def _per_point_scale(gt: np.ndarray, norm: str | None, scheme: LandmarkScheme) -
     return np.asarray(d)[..., None]
 
 
-def contour_errors(pred: np.ndarray, gt: np.ndarray, contour: np.ndarray | list[int], norm: str | None = "inter_ocular",
+def contour_errors(pred: np.ndarray, gt: np.ndarray, contour: np.ndarray | list[int], norm: str | None = DEFAULT_NORMALISER,
                    scheme: LandmarkScheme = IBUG68) -> tuple[np.ndarray, np.ndarray]:
     """Each contour point's error split into its part along the true contour and across it.
 
@@ -96,7 +101,7 @@ def contour_errors(pred: np.ndarray, gt: np.ndarray, contour: np.ndarray | list[
     return along / scale, across / scale
 
 
-def nme(pred: np.ndarray, gt: np.ndarray, norm: str = "inter_ocular", points: str | np.ndarray | None = None,
+def nme(pred: np.ndarray, gt: np.ndarray, norm: str = DEFAULT_NORMALISER, points: str | np.ndarray | None = None,
         scheme: LandmarkScheme = IBUG68) -> np.ndarray | float:
     """Normalised mean error per image.
 

@@ -12,7 +12,6 @@ Outputs in ``out_dir`` (``NAME`` = ``level1`` or ``level2``):
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import time
@@ -30,8 +29,12 @@ from .augment import AugmentConfig, NO_AUGMENT, flip_points, occlude, photometri
 from .datasets import FaceSet, jitter_boxes
 from .geometry import (fit_similarity, hflip_matrix, points_box, procrustes_mean, similarity_matrix,
                        transform_points, warp_batch)
+from .models.cascade import fuse_for_inference
 from .models.level1 import Level1Config, Level1Net, crop_matrices, from_unit, to_unit
 from .models.level2 import Level2Config, Level2Net, patch_matrices
+# Model files live with the models; these names stay importable from here for existing code.
+from .models.files import (NOT_A_MODEL_FILE, CheckpointMismatchError, atomic_save, load_model, read_model_file,
+                           save_model)
 
 __all__ = [
     "TrainConfig", "SimulatedErrors", "CheckpointMismatchError", "LOSSES", "wing_loss", "regression_loss",
@@ -105,10 +108,6 @@ def regression_loss(pred: torch.Tensor, target: torch.Tensor, cfg: "TrainConfig"
     if cfg.loss == "wing":
         return wing_loss((pred - target) * pixels, cfg.wing_width, cfg.wing_curvature) / pixels
     raise ValueError(f"unknown loss {cfg.loss!r}; known: {list(LOSSES)}")
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint saved with another configuration than the one asked for."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,62 +230,13 @@ def read_log(path: str | os.PathLike) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def save_model(path: str | os.PathLike, kind: str, model: nn.Module, config: object, extra: dict | None = None) -> Path:
-    """Save final weights with ``asdict(config)`` so that the file alone rebuilds the model."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_save({"kind": kind, "config": asdict(config), "model": model.state_dict(), **(extra or {})}, path)
-    return path
-
-
-def _config_from_dict(cls: type, data: dict, path: Path) -> object:
-    fields = {}
-    for k, v in data.items():
-        fields[k] = tuple(tuple(x) if isinstance(x, list) else x for x in v) if isinstance(v, list) else v
-    try:
-        return cls(**fields)
-    except TypeError as err:
-        raise CheckpointMismatchError(f"{path}: its config does not fit this version's {cls.__name__} ({err})") from None
-
-
-def load_model(path: str | os.PathLike, kind: str | None = None) -> tuple[nn.Module, dict]:
-    """Rebuild a model saved by :func:`save_model`; returns (model in eval mode, the saved dict)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # a truncated, empty or foreign file
-        raise ValueError(f"{path}: not a facelandmarks model file (unreadable, truncated or another format)") from None
-    if not isinstance(saved, dict) or "kind" not in saved or "config" not in saved:
-        raise ValueError(f"{path}: not a facelandmarks model file (no 'kind'/'config')")
-    if kind is not None and saved["kind"] != kind:
-        raise CheckpointMismatchError(f"{path}: holds a {saved['kind']} model, expected {kind}")
-    if saved["kind"] == "level1":
-        model = Level1Net(_config_from_dict(Level1Config, saved["config"], path))
-    elif saved["kind"] == "level2":
-        cfg = _config_from_dict(Level2Config, saved["config"], path)
-        model = Level2Net(cfg)
-    else:
-        raise ValueError(f"{path}: unknown model kind {saved['kind']!r}")
-    try:
-        model.load_state_dict(saved["model"])
-    except RuntimeError as err:
-        detail = " ".join(str(err).split())[:300]
-        raise CheckpointMismatchError(f"{path}: weights do not fit its config ({detail})") from None
-    return model.eval(), saved
-
-
 def _resume(path: Path, kind: str, model: nn.Module, opt: torch.optim.Optimizer, configs: dict) -> tuple[int, list[dict]]:
     if not path.is_file():
         return 0, []
-    ck = torch.load(path, map_location="cpu", weights_only=False)
+    ck = read_model_file(path)
+    if ck.get("kind") != kind or "model" not in ck or "optimizer" not in ck:
+        raise ValueError(f"{path}: {NOT_A_MODEL_FILE} (not a {kind} training checkpoint); "
+                         "use another out_dir or resume=False")
     for key, value in configs.items():
         if ck.get(key) != value:
             raise CheckpointMismatchError(
@@ -332,7 +282,7 @@ def _loop(kind: str, model: nn.Module, configs: dict, cfg: TrainConfig, n_train:
         model.eval()
         row = {"epoch": epoch + 1, "train_loss": total / count, **validate(), "lr": lr, "seconds": time.time() - t0}
         log.append(row)
-        _atomic_save({"kind": kind, **configs, "model": model.state_dict(), "optimizer": opt.state_dict(),
+        atomic_save({"kind": kind, **configs, "model": model.state_dict(), "optimizer": opt.state_dict(),
                       "epoch": epoch, "log": log}, last)
         _write_log(out_dir / f"{kind}_log.csv", log)
         if on_epoch:
@@ -432,8 +382,6 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
     nbrs = model.neighbours.numpy()
     real_train = real_val = None
     if level1 is not None:
-        from .models.cascade import fuse_for_inference
-
         net1 = fuse_for_inference(load_model(level1, "level1")[0])
         real_train = np.stack([
             level1_predictions(net1, train_set, jitter_boxes(points_box(train_set.points), np.random.default_rng([train_cfg.seed, v]),

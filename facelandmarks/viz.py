@@ -160,7 +160,7 @@ def show_faces(images: Sequence[np.ndarray], points_list: Sequence, titles: Sequ
     return fig
 
 
-def plot_ced(errors: Mapping[str, np.ndarray], threshold: float = 0.08, norm: str = "inter_ocular",
+def plot_ced(errors: Mapping[str, np.ndarray], threshold: float = 0.08, norm: str = metrics.DEFAULT_NORMALISER,
              ax: Axes | None = None, max_error: float | None = None) -> Axes:
     """Cumulative error distributions of several methods.
 

@@ -7,14 +7,15 @@ import torch
 
 from facelandmarks import datasets, load_pretrained, metrics
 from facelandmarks.geometry import points_box, similarity_matrix, transform_points, translation_matrix, warp_image
-from facelandmarks.models.cascade import Cascade, check_image, fuse_for_inference
+from facelandmarks.io import check_image
+from facelandmarks.models.cascade import Cascade, fuse_for_inference
 from facelandmarks.models.level1 import DEEP, SHALLOW, Level1Net
 from facelandmarks.models.level2 import Level2Config, Level2Net, neighbours
 
 
 @pytest.fixture(scope="module")
 def faces(data_root):
-    return datasets.load_split("test", data_root, limit=6, progress=False)
+    return datasets.load_split("helen", data_root, limit=6, progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from facelandmarks.io import read_pts
 def few_faces(data_root, tmp_path_factory):
     """Four HELEN test faces (image + .pts) copied into a temporary folder."""
     folder = tmp_path_factory.mktemp("faces")
-    for face in datasets.split_faces("test", data_root)[:4]:
+    for face in datasets.split_faces("helen", data_root)[:4]:
         shutil.copy(face.image_path, folder)
         shutil.copy(face.pts_path, folder)
     return folder
@@ -123,7 +123,7 @@ def test_evaluate_int8_matches_float_closely(few_faces, tmp_path, capsys):
 def one_face(data_root):
     from PIL import Image
 
-    face = datasets.split_faces("test", data_root)[0]
+    face = datasets.split_faces("helen", data_root)[0]
     return Image.open(face.image_path).convert("RGB"), read_pts(face.pts_path, 68)
 
 
@@ -149,7 +149,7 @@ def test_predict_reads_exif_rotated_photos_upright(one_face, tmp_path, orientati
 
 
 def test_predict_refuses_inputs_whose_outputs_would_clash(data_root, tmp_path, capsys):
-    faces = datasets.split_faces("test", data_root)[:3]
+    faces = datasets.split_faces("helen", data_root)[:3]
     for folder, face, suffix in (("a", faces[0], ".jpg"), ("a", faces[1], ".png"), ("b", faces[2], ".jpg")):
         (tmp_path / folder).mkdir(exist_ok=True)
         from PIL import Image
@@ -168,7 +168,7 @@ def test_predict_refuses_inputs_whose_outputs_would_clash(data_root, tmp_path, c
 
 
 def test_boxes_keyed_ambiguously_are_refused_and_paths_work(data_root, tmp_path, capsys):
-    faces = datasets.split_faces("test", data_root)[:2]
+    faces = datasets.split_faces("helen", data_root)[:2]
     for folder, face in (("a", faces[0]), ("b", faces[1])):
         (tmp_path / folder).mkdir()
         shutil.copy(face.image_path, tmp_path / folder / "x.jpg")

@@ -1,24 +1,22 @@
 """The notebooks' form (their execution is checked by book/build.sh, which runs each one once).
 
-Stored without outputs, kernel ``python3``, "What you will learn" first, then the visible mode cell;
-the step-by-step notebooks are exactly what ``tools/make_notebooks.py`` writes.
+The ``.ipynb`` files are the only source of the notebooks (edited in JupyterLab, see docs/book.md).
+They are stored without outputs, kernel ``python3``, "What you will learn" first, then the visible
+mode cell, which calls :func:`facelandmarks.course.setup`.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from facelandmarks import course, datasets
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-FAST_LINE = 'FAST = os.environ.get("FACELANDMARKS_FAST", "0") == "1"'
-
-_spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "tools" / "make_notebooks.py")
-make_notebooks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(make_notebooks)
+MODE_CALL = re.compile(r"^FAST, \w+ = course\.setup\(", flags=re.M)
 
 
 def _load(path: Path) -> dict:
@@ -47,19 +45,10 @@ def test_notebook_form(path: Path):
     assert nb["cells"][0]["cell_type"] == "markdown" and "What you will learn" in first, \
         f"{path.name}: the first cell must say what you will learn"
     code = [_source(c) for c in nb["cells"] if c["cell_type"] == "code"]
-    assert FAST_LINE in code[0], f"{path.name}: the first code cell must be the visible mode cell"
-    assert "FACELANDMARKS_DATA" in code[0] or "data_root" in code[0], f"{path.name}: the mode cell must find the data"
-
-
-@pytest.mark.parametrize("name", sorted(make_notebooks.NOTEBOOKS), ids=str)
-def test_generated_notebooks_are_up_to_date(name: str):
-    """Edit tools/make_notebooks.py, then run it: the stored notebook must be what it writes."""
-    path = ROOT / "notebooks" / name
-    want = make_notebooks.nb(make_notebooks.NOTEBOOKS[name], name.split("_")[0])
-    got = _load(path)
-    assert [(c["cell_type"], _source(c)) for c in got["cells"]] == \
-        [(c.cell_type, c.source) for c in want.cells], \
-        f"{name} differs from tools/make_notebooks.py: run `.venv/bin/python tools/make_notebooks.py {name}`"
+    assert MODE_CALL.search(code[0]), f"{path.name}: the first code cell must be the mode cell (FAST, DATA = course.setup())"
+    later = "\n".join(code[1:])
+    for fact in ("FACELANDMARKS_FAST", "FACELANDMARKS_DATA", "data_root()"):
+        assert fact not in later, f"{path.name}: reads {fact} again after the mode cell; use FAST and DATA from it"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -75,9 +64,52 @@ def test_notebooks_import_the_library_and_do_not_redefine_it(path: Path):
     assert not defined & library, f"{path.name} redefines library functions {sorted(defined & library)}"
 
 
-def test_exercise_cells_use_try_exercise():
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_exercise_cells_use_try_exercise(path: Path):
     """Every exercise stub is checked through labs.try_exercise, so the notebooks run headless with stubs."""
-    for name, cells in make_notebooks.NOTEBOOKS.items():
-        for kind, src in cells:
-            if kind == "code" and "raise NotImplementedError" in src:
-                assert "# YOUR CODE HERE" in src and "labs.try_exercise(labs.check_" in src, name
+    for cell in _load(path)["cells"]:
+        src = _source(cell)
+        if cell["cell_type"] == "code" and "raise NotImplementedError" in src:
+            assert "# YOUR CODE HERE" in src and "labs.try_exercise(labs.check_" in src, path.name
+
+
+def test_the_form_check_fails_on_outputs(tmp_path: Path):
+    """The stored-without-outputs check catches a notebook saved after running it."""
+    nb = _load(NOTEBOOKS[0])
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["FAST mode\n"]}]
+    code["execution_count"] = 1
+    (tmp_path / NOTEBOOKS[0].name).write_text(json.dumps(nb))
+    with pytest.raises(AssertionError, match="stored outputs"):
+        test_notebook_form(tmp_path / NOTEBOOKS[0].name)
+
+
+# --------------------------------------------------------------------------------------------
+# course.setup: the mode cell's library half
+# --------------------------------------------------------------------------------------------
+
+def test_setup_reads_the_mode_from_the_environment(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path))
+    for value, fast in (("1", True), ("0", False), ("", False)):
+        monkeypatch.setenv(course.FAST_ENV_VAR, value)
+        assert course.setup() == (fast, tmp_path)
+    assert capsys.readouterr().out.splitlines()[0] == f"FAST mode - data in {tmp_path}"
+    monkeypatch.delenv(course.FAST_ENV_VAR)
+    assert course.setup(quiet=True).fast is False
+    assert course.setup(fast=True, quiet=True).fast is True  # a notebook can force it
+
+
+def test_setup_rejects_an_unclear_mode(monkeypatch, tmp_path):
+    monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path))
+    monkeypatch.setenv(course.FAST_ENV_VAR, "yes")
+    with pytest.raises(ValueError, match=r"\$FACELANDMARKS_FAST must be 1 \(FAST mode\) or 0 \(full mode\), got 'yes'"):
+        course.setup()
+
+
+def test_setup_without_the_data_folder(monkeypatch, capsys):
+    monkeypatch.delenv(datasets.ENV_VAR, raising=False)
+    with pytest.raises(datasets.DataNotFoundError, match="FACELANDMARKS_DATA is not set"):
+        course.setup()
+    fast, data = course.setup(fast=False, data=False)  # a notebook that runs without the data
+    assert (fast, data) == (False, None)
+    assert "no data folder" in capsys.readouterr().out

@@ -17,7 +17,10 @@ from facelandmarks import datasets, load_pretrained, metrics  # noqa: E402
 from facelandmarks.cli import main  # noqa: E402
 from facelandmarks.geometry import points_box  # noqa: E402
 from facelandmarks.models import onnx as fl_onnx  # noqa: E402
-from facelandmarks.models.cascade import CHUNK, LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, _WEIGHTS  # noqa: E402
+from facelandmarks.models.cascade import CHUNK  # noqa: E402
+from facelandmarks.models.files import file_sha256  # noqa: E402
+from facelandmarks.models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS  # noqa: E402
+from facelandmarks.models.pretrained import WEIGHTS_DIR as _WEIGHTS  # noqa: E402
 
 STAGES = ("points", "level1_points", "level2_points", "votes")
 SHIPPED = [_WEIGHTS / LEVEL1_WEIGHTS["deep"], _WEIGHTS / LEVEL2_WEIGHTS["k3"], _WEIGHTS / LEVEL3_WEIGHTS["k3"]]
@@ -83,7 +86,7 @@ def test_export_round_trip(exported, torch_cascade, faces):
     assert sorted(manifest["levels"]) == ["level1", "level2", "level3"]
     for name, entry in manifest["levels"].items():
         onnx.checker.check_model(str(exported / entry["file"]), full_check=True)
-        assert entry["float_sha256"] == fl_onnx._file_sha256(SHIPPED[int(name[-1]) - 1])
+        assert entry["float_sha256"] == file_sha256(SHIPPED[int(name[-1]) - 1])
     np.testing.assert_allclose(manifest["levels"]["level2"]["canonical"], torch_cascade.level2.canonical.numpy(),
                                atol=1e-5)
     rebuilt = fl_onnx.load_onnx(exported)  # from the files alone

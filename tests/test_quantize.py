@@ -8,12 +8,12 @@ import torch
 from facelandmarks import datasets, load_pretrained, metrics
 from facelandmarks.geometry import points_box
 from facelandmarks.models import quantize
-from facelandmarks.models.cascade import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, _WEIGHTS
+from facelandmarks.models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, WEIGHTS_DIR
 
 
 @pytest.fixture(scope="module")
 def faces(data_root):
-    return datasets.load_split("test", data_root, limit=8, progress=False)
+    return datasets.load_split("helen", data_root, limit=8, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_saved_trunks_reload_exactly(calibrated, faces, tmp_path):
 
 def test_shipped_int8_files_load_and_agree(faces):
     for name in (LEVEL1_WEIGHTS["deep"], LEVEL2_WEIGHTS["k3"]):
-        assert quantize.int8_path(_WEIGHTS / name).is_file(), name
+        assert quantize.int8_path(WEIGHTS_DIR / name).is_file(), name
     q = load_pretrained(int8=True)
     boxes = points_box(faces.points)
     ref = load_pretrained(fuse=True).predict_batch(faces.images, boxes).points

@@ -372,7 +372,7 @@ def test_load_model_missing_truncated_empty_and_foreign_files(tiny_checkpoint, t
 def test_load_model_from_another_config(tiny_checkpoint, tmp_path):
     with pytest.raises(CheckpointMismatchError, match=r"level1\.pt: holds a level1 model, expected level2"):
         load_model(tiny_checkpoint, "level2")
-    saved = torch.load(tiny_checkpoint, weights_only=False)
+    saved = torch.load(tiny_checkpoint, weights_only=True)
     saved["config"]["fc"] = 32  # the weights were trained with fc=16
     torch.save(saved, tmp_path / "edited.pt")
     with pytest.raises(CheckpointMismatchError, match=r"edited\.pt: weights do not fit its config \(Error"):
@@ -384,7 +384,7 @@ def test_load_model_from_another_config(tiny_checkpoint, tmp_path):
 
 
 def test_load_model_with_a_config_field_this_version_does_not_know(tiny_checkpoint, tmp_path):
-    saved = torch.load(tiny_checkpoint, weights_only=False)
+    saved = torch.load(tiny_checkpoint, weights_only=True)
     saved["config"]["from_the_future"] = 1
     torch.save(saved, tmp_path / "newer.pt")
     with pytest.raises(CheckpointMismatchError, match=r"newer\.pt: its config does not fit this version's Level1Config"):

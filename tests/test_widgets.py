@@ -192,7 +192,7 @@ def stages(data_root):
     from facelandmarks import datasets, load_pretrained
     from facelandmarks.geometry import points_box
 
-    faces = datasets.load_split("test", data_root, limit=1, progress=False)
+    faces = datasets.load_split("helen", data_root, limit=1, progress=False)
     return widgets.cascade_stages(load_pretrained(), faces.images[0], points_box(faces.points[0]), faces.points[0])
 
 
@@ -214,7 +214,7 @@ def test_cascade_stages_are_consistent_frames(stages):
 def test_cascade_viewer_redraws_the_chosen_patch(data_root):
     from facelandmarks import datasets, load_pretrained
 
-    faces = datasets.load_split("test", data_root, limit=1, progress=False)
+    faces = datasets.load_split("helen", data_root, limit=1, progress=False)
     viewer = widgets.cascade_viewer(load_pretrained(), faces.images[0], truth=faces.points[0])  # detector box
     assert viewer.stages.prediction.detector_box is not None
     assert viewer.stages_image.value[:4] == b"\x89PNG"

@@ -13,38 +13,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..geometry import check_box, fit_similarity, hflip_matrix, transform_points, warp_batch
+from ..io import check_image
 from ..schemes import get_scheme
+from .files import load_model
 from .level1 import Level1Net, crop_matrices, from_unit
 from .level2 import Level2Net, patch_matrices
 
-__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "LowConfidenceError", "LowConfidenceWarning", "fuse_for_inference", "check_image", "load_pretrained"]
-
-
-def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Return ``image`` as RGB uint8 ``(H, W, 3)``: accepts gray ``(H, W)``, ``(H, W, 1)``, RGBA and
-    float images in [0, 1]; anything else raises ``ValueError`` naming ``name``."""
-    arr = np.asarray(image)
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"{name}: expected an image (H, W, 3), (H, W, 4) or (H, W); got shape {np.shape(image)}")
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    arr = arr[..., :3]
-    if arr.dtype == np.uint8:
-        return arr
-    if np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise ValueError(f"{name}: float images must hold finite values in [0, 1]")
-        return np.round(arr * 255).astype(np.uint8)
-    raise ValueError(f"{name}: unsupported dtype {arr.dtype} (use uint8, or float in [0, 1])")
+__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "CHUNK", "LowConfidenceError", "LowConfidenceWarning",
+           "fuse_for_inference"]
 
 
 @dataclass
@@ -78,7 +60,7 @@ class BatchPrediction:
     patch_matrices: np.ndarray | None
     votes: np.ndarray | None
     level1_mirror_points: np.ndarray | None = None  # (B, N, 2)
-    score: np.ndarray | None = None  # (B,) confidence in [0, 1] (facelandmarks.confidence)
+    score: np.ndarray | None = None  # (B,) confidence in [0, 1] (facelandmarks.models.confidence)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -150,9 +132,8 @@ class Cascade(nn.Module):
     @classmethod
     def from_files(cls, level1: str | os.PathLike, level2: str | os.PathLike | None = None,
                    level3: str | os.PathLike | None = None) -> "Cascade":
-        """Build a cascade from files written by :func:`facelandmarks.train.save_model`."""
-        from ..train import load_model
-
+        """Build a cascade from model files written by :func:`facelandmarks.models.files.save_model`
+        (errors: see :func:`~facelandmarks.models.files.load_model`)."""
         l1, _ = load_model(level1, "level1")
         l2 = None if level2 is None else load_model(level2, "level2")[0]
         l3 = None if level3 is None else load_model(level3, "level2")[0]
@@ -176,7 +157,7 @@ class Cascade(nn.Module):
             flip: also predict the mirrored face and average (test-time augmentation, twice the
                 time). The matrices and votes are those of the unmirrored pass.
             score: also run level 1 on the mirrored crops (about a quarter more time) and give each
-                face a confidence ``score`` in [0, 1] (:mod:`facelandmarks.confidence`; None without
+                face a confidence ``score`` in [0, 1] (:mod:`facelandmarks.models.confidence`; None without
                 the fitted ``weights/confidence.json`` or without the levels it needs).
 
         Returns:
@@ -224,7 +205,7 @@ class Cascade(nn.Module):
         return result
 
     def _score(self, batch: BatchPrediction) -> np.ndarray | None:
-        from .. import confidence
+        from . import confidence
 
         params = _confidence_params()
         if params is None:
@@ -363,77 +344,6 @@ def _check_score(result: FacePrediction, min_score: float | None, low_score: str
 @lru_cache(maxsize=1)
 def _confidence_params():
     """The fitted confidence parameters (read once; never modified, so safe to share between threads)."""
-    from .. import confidence
+    from . import confidence
 
     return confidence.load_params()
-
-
-_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
-LEVEL1_WEIGHTS = {"deep": "level1_deep.pt", "shallow": "level1_shallow.pt"}
-LEVEL2_WEIGHTS = {"k3": "level2_k3.pt", "k3_sim": "level2_k3_sim.pt", "k1": "level2_k1.pt"}
-LEVEL3_WEIGHTS = {"k3": "level3_k3.pt"}
-BACKENDS = ("torch", "onnxruntime")
-
-
-def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str | None = None,
-                    fuse: bool = False, int8: bool = False, backend: str = "torch",
-                    onnx_dir: str | os.PathLike | None = None) -> Cascade:
-    """The cascade with the weights shipped in ``facelandmarks/weights`` (trained by this package).
-
-    Args:
-        level1: ``"deep"`` (the paper's Table 1a) or ``"shallow"`` (the Sun et al. style baseline).
-        level2: ``"k3"`` (trained on simulated and real level-1 errors), ``"k3_sim"`` and ``"k1"``
-            (trained on simulated errors only, the K = 3 vs K = 1 comparison) or ``None`` (level 1 alone).
-        level3: ``"k3"`` (our optional fine level) or ``None`` (the paper's two levels, the default);
-            ignored without level 2. See facelandmarks/weights/README.md for how each was trained.
-        fuse: fold batch-norm into convolutions for speed (see :func:`fuse_for_inference`).
-        int8: also run the convolution trunks in 8-bit integers (implies ``fuse``; about twice as
-            fast on a CPU, see :mod:`facelandmarks.models.quantize`), from the shipped ``*.int8.pt`` files.
-        backend: ``"torch"`` or ``"onnxruntime"``: the networks exported to ONNX in memory at load
-            time and run by ONNX Runtime (faster on a CPU, steady under other processes' load; the
-            warps, votes and frames stay the same; see :mod:`facelandmarks.models.onnx`); with
-            ``int8`` the int8 trunks are exported (ONNX Runtime's 8-bit kernels, the fastest here).
-            Needs ``pip install facelandmarks[onnx]``.
-        onnx_dir: with ``backend="onnxruntime"``, load the networks from this folder written by
-            ``facelandmarks export --onnx`` instead of exporting them; files exported from other
-            weights than the shipped ones are refused (``ValueError``).
-
-    Raises:
-        KeyError: unknown weights name. ValueError: unknown backend.
-        ImportError: ``backend="onnxruntime"`` without the ``onnx`` extra.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; known: {BACKENDS}")
-    if onnx_dir is not None and backend != "onnxruntime":
-        raise ValueError("onnx_dir is for backend='onnxruntime'")
-    if level1 not in LEVEL1_WEIGHTS:
-        raise KeyError(f"unknown level-1 weights {level1!r}; shipped: {sorted(LEVEL1_WEIGHTS)}")
-    if level2 is not None and level2 not in LEVEL2_WEIGHTS:
-        raise KeyError(f"unknown level-2 weights {level2!r}; shipped: {sorted(LEVEL2_WEIGHTS)} or None")
-    if level3 is not None and level3 not in LEVEL3_WEIGHTS:
-        raise KeyError(f"unknown level-3 weights {level3!r}; shipped: {sorted(LEVEL3_WEIGHTS)} or None")
-    paths = [_WEIGHTS / LEVEL1_WEIGHTS[level1]] + ([_WEIGHTS / LEVEL2_WEIGHTS[level2]] if level2 else [])
-    if level2 and level3:
-        paths.append(_WEIGHTS / LEVEL3_WEIGHTS[level3])
-    for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: shipped weights are missing; train them with "
-                                    "`facelandmarks train` (see facelandmarks/weights/README.md)")
-    if backend == "onnxruntime" and onnx_dir is not None:
-        from .onnx import load_onnx
-
-        return load_onnx(onnx_dir, float_weights=paths, int8=int8)
-    cascade = Cascade.from_files(*paths)
-    if int8:
-        from .quantize import int8_path, load_int8
-
-        fuse_for_inference(cascade)
-        for net, path in zip((cascade.level1, cascade.level2, cascade.level3), paths):
-            load_int8(net, int8_path(path), float_weights=path)
-    elif fuse:
-        fuse_for_inference(cascade)
-    if backend == "onnxruntime":
-        from .onnx import to_onnxruntime
-
-        return to_onnxruntime(cascade, float_weights=paths)
-    return cascade

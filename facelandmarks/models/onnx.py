@@ -18,6 +18,10 @@ Each ``.onnx`` file also carries the float weights' SHA-256 in its metadata
 (``facelandmarks.float_sha256``), as the int8 trunks do (:mod:`facelandmarks.models.quantize`):
 given the float weights, :func:`load_onnx` refuses files exported from another version of them.
 
+Loading never runs code from a file: an ``.onnx`` file is a protobuf graph of standard operators
+(ONNX Runtime builds a session from it, nothing is unpickled) and ``cascade.json`` is JSON; the
+float weights are only hashed here, never loaded.
+
 Where the ONNX files live: nowhere by default. ``load_pretrained(backend="onnxruntime")`` exports
 the shipped weights in memory when it loads them (about a second), so no exported file can go stale
 when the weights are retrained; ``export_onnx`` writes files only for deployment elsewhere.
@@ -44,6 +48,7 @@ from torch import nn
 
 from ..schemes import get_scheme
 from .cascade import Cascade
+from .files import file_sha256
 from .level1 import Level1Config, Level1Net
 from .level2 import Level2Config, Level2Net, neighbours
 
@@ -75,10 +80,6 @@ def _require() -> tuple[ModuleType, ModuleType]:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _file_sha256(path: str | os.PathLike) -> str:
-    return _sha256(Path(path).read_bytes())
 
 
 def _is_int8(net: nn.Module) -> bool:
@@ -249,7 +250,7 @@ def _float_digests(cascade: Cascade, float_weights) -> dict[str, str | None]:
     paths = list(float_weights or [])
     if paths and len(paths) != len(_nets(cascade)):
         raise ValueError(f"float_weights: give one file per level ({len(_nets(cascade))}), got {len(paths)}")
-    return {name: (_file_sha256(p) if paths else None) for name, p in zip(_nets(cascade), paths or [None] * 3)}
+    return {name: (file_sha256(p) if paths else None) for name, p in zip(_nets(cascade), paths or [None] * 3)}
 
 
 def to_onnxruntime(cascade: Cascade, float_weights: list[str | os.PathLike] | None = None,
@@ -358,7 +359,7 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
         if _sha256(model) != entry["sha256"]:
             raise ValueError(f"{file}: changed since it was exported (its SHA-256 differs from {path}); "
                              "export again with `facelandmarks export --onnx`")
-        if paths and entry.get("float_sha256") != _file_sha256(paths[i]):
+        if paths and entry.get("float_sha256") != file_sha256(paths[i]):
             raise ValueError(f"{file}: was exported from another version of {paths[i]} (stale); "
                              "export again with `facelandmarks export --onnx`")
         if name == "level1":

@@ -12,7 +12,6 @@ quantized trunk of each level, is shipped beside its float weights (``level1_dee
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from .cascade import Cascade, fuse_for_inference
+from .files import atomic_save, file_sha256, read_model_file  # file_sha256 ties an int8 trunk to its float weights
 
 __all__ = ["quantize_trunks", "save_int8", "load_int8", "calibrate_cascade", "int8_path", "file_sha256"]
 
@@ -84,19 +84,14 @@ def quantize_trunks(cascade: Cascade, calibrate) -> Cascade:
     return cascade
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (ties an int8 trunk to the float weights it was made from)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def save_int8(net: nn.Module, path: str | os.PathLike, float_weights: str | os.PathLike, calibration: str) -> Path:
     """Save one level's quantized trunk (after :func:`quantize_trunks`) with what it was made from:
     the float weights' file name and, when that file exists, its SHA-256."""
     path = Path(path)
     digest = file_sha256(float_weights) if Path(float_weights).is_file() else None
-    torch.save({"kind": "int8_trunk", "float_weights": Path(float_weights).name, "float_sha256": digest,
-                "calibration": calibration, "torch": torch.__version__, "state": net.features.state_dict()}, path)
-    return path
+    return atomic_save({"kind": "int8_trunk", "float_weights": Path(float_weights).name, "float_sha256": digest,
+                        "calibration": calibration, "torch": str(torch.__version__),
+                        "state": net.features.state_dict()}, path)
 
 
 def load_int8(net: nn.Module, path: str | os.PathLike, float_weights: str | os.PathLike | None = None) -> nn.Module:
@@ -109,14 +104,9 @@ def load_int8(net: nn.Module, path: str | os.PathLike, float_weights: str | os.P
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no int8 trunk; make it with `facelandmarks quantize` "
                                 "(see facelandmarks/weights/README.md)")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # quantized weights are stored through TypedStorage
-            saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:
-        raise ValueError(f"{path}: not an int8 trunk file (unreadable or another format)") from None
-    if not isinstance(saved, dict) or saved.get("kind") != "int8_trunk":
-        raise ValueError(f"{path}: not an int8 trunk file")
+    saved = read_model_file(path)
+    if saved.get("kind") != "int8_trunk":
+        raise ValueError(f"{path}: not an int8 trunk file (kind {saved.get('kind')!r})")
     if float_weights is not None and saved.get("float_sha256") != file_sha256(float_weights):
         raise ValueError(f"{path}: was quantized from another version of {float_weights}; "
                          "rerun `facelandmarks quantize` (see facelandmarks/weights/README.md)")

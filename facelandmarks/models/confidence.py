@@ -30,16 +30,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .geometry import fit_similarity, transform_points
+from ..geometry import fit_similarity, transform_points
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .models.cascade import BatchPrediction
-    from .models.level2 import Level2Net
+    from .level2 import Level2Net
 
 __all__ = ["FEATURES", "ConfidenceParams", "features", "score", "fit_logistic", "load_params", "PARAMS_FILE"]
 
 FEATURES = ("flip_level1", "vote_spread", "refine_shift", "shape_residual")
-PARAMS_FILE = Path(__file__).resolve().parent / "weights" / "confidence.json"
+PARAMS_FILE = Path(__file__).resolve().parent.parent / "weights" / "confidence.json"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class ConfidenceParams:
     made_by: str = ""  # the command that fitted it
 
 
-def features(net2: "Level2Net | None", batch: "BatchPrediction") -> np.ndarray:
+def features(net2: "Level2Net | None", batch: "facelandmarks.models.cascade.BatchPrediction") -> np.ndarray:
     """The measurements of :data:`FEATURES` for each face of ``batch``: float ``(B, 4)``.
 
     ``flip_level1`` is a fraction of the face box's size ``sqrt(w * h)``; the others are fractions of
