@@ -19,7 +19,8 @@ dlib's model was trained on 300-W's training part (AFW, HELEN and LFPW training 
 ``--weights L1 L2`` adds another cascade (e.g. a paper-faithful one) beside the shipped default;
 ``--flip`` adds the shipped default with flip test-time averaging. ``--backend onnxruntime`` runs
 the cascades' networks with ONNX Runtime (``load_pretrained(backend="onnxruntime")``; the warps,
-votes and frames are the same code), so that the two backends' NME can be compared.
+votes and frames are the same code); ``--backend torch onnxruntime`` adds the shipped default on
+ONNX Runtime as a row of its own, on the same boxes, and prints the two backends' difference.
 ``--detector dlib_hog_fast`` gives every method that detector's boxes instead (docs/detection.md).
 
 Needs the optional extra: ``pip install -e ".[dlib]"`` (dlib's model file from
@@ -27,7 +28,7 @@ Needs the optional extra: ``pip install -e ".[dlib]"`` (dlib's model file from
 ``vs_dlib_worst10.png`` (the shipped cascade's ten worst faces) and ``vs_dlib_per_face.csv`` to ``--out``.
 
     FACELANDMARKS_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 19 \\
-        .venv/bin/python benchmarks/vs_dlib.py --out docs/results [--only dlib] [--backend onnxruntime]
+        .venv/bin/python benchmarks/vs_dlib.py --out docs/results [--only dlib] [--backend torch onnxruntime]
 """
 from __future__ import annotations
 
@@ -137,8 +138,9 @@ def main() -> None:
                         help="level-1 and level-2 files of another cascade to show beside the shipped one")
     parser.add_argument("--label", default="other cascade", help="its label")
     parser.add_argument("--flip", action="store_true", help="also the shipped cascade with flip test-time averaging")
-    parser.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
-                        help="what runs our cascades' networks (onnxruntime: pip install -e \".[onnx]\")")
+    parser.add_argument("--backend", nargs="+", choices=("torch", "onnxruntime"), default=["torch"],
+                        help="what runs our cascades' networks (onnxruntime: pip install -e \".[onnx]\"); "
+                             "two: the shipped default on both, side by side")
     parser.add_argument("--detector", choices=("dlib_hog", "dlib_hog_fast"), default="dlib_hog",
                         help="dlib's HOG detector upsampled once (its own predictor's convention), or not "
                              "upsampled unless needed (faster, coarser boxes; docs/detection.md)")
@@ -150,7 +152,7 @@ def main() -> None:
 
     def runnable(cascade: Cascade, float_weights: list[Path]) -> Cascade:
         """The fused cascade, or its networks on ONNX Runtime with ``--backend onnxruntime``."""
-        if args.backend == "torch":
+        if args.backend[0] == "torch":
             return fuse_for_inference(cascade)
         from facelandmarks.models.onnx import to_onnxruntime
 
@@ -165,8 +167,11 @@ def main() -> None:
         points[DLIB], ms[DLIB] = predict_dlib(faces, boxes)
     batch_ms = {}
     if args.only != "dlib":
-        shipped = load_pretrained(fuse=True) if args.backend == "torch" else load_pretrained(backend=args.backend)
-        points[OURS], ms[OURS], batch_ms[OURS] = predict_cascade(shipped, faces, boxes, box_kind=args.detector)
+        cascades = {b: load_pretrained(fuse=True) if b == "torch" else load_pretrained(backend=b) for b in args.backend}
+        shipped = cascades[args.backend[0]]
+        for backend, cascade in cascades.items():
+            label = OURS if backend == args.backend[0] else f"{OURS} ({backend})"
+            points[label], ms[label], batch_ms[label] = predict_cascade(cascade, faces, boxes, box_kind=args.detector)
         if args.flip:
             label = OURS + " + flip"
             points[label], ms[label], batch_ms[label] = predict_cascade(shipped, faces, boxes, flip=True,
@@ -183,9 +188,9 @@ def main() -> None:
           f"({args.detector}: {detected.sum()} faces; {fallback.sum()} without a detection got the ground-truth "
           f"box jittered with seed {args.seed}, mapped to the detector's box convention). 68 points; failure = "
           f"NME > {THRESHOLD:g}. Time per face excludes the detection ({detect_ms:.1f} ms per image); dlib one "
-          f"thread, ours {args.threads} torch thread(s)"
-          f"{'' if args.backend == 'torch' else ' (warps; networks on ONNX Runtime, one thread)'}, "
-          f"one face at a time.")
+          f"thread, ours {args.threads} torch thread(s), one face at a time"
+          f"{'' if 'onnxruntime' not in args.backend else ' (on ONNX Runtime: the warps; its networks in one thread)'}"
+          f"; networks: {' and '.join(args.backend)}.")
     for norm in NORMS:
         print(f"NME / {norm} ({NORM_TEXT[norm]}):")
         for name, mask in (("lfpw", split == "lfpw"), ("helen", split == "helen"), ("common", np.ones(len(split), bool))):
@@ -207,6 +212,12 @@ def main() -> None:
         e = metrics.point_errors(p, faces.points, "inter_ocular", IBUG68)
         print(f"  {label:44s} " + " ".join(f"{100 * e[:, groups == n].mean():9.2f}%" for n in names)
               + f"  {100 * e[:, groups != 'jaw'].mean():9.2f}%")
+    for backend in args.backend[1:]:
+        other = errors["inter_ocular"][f"{OURS} ({backend})"]
+        gap = 100 * (other.mean() - errors["inter_ocular"][OURS].mean())
+        print(f"{backend} - {args.backend[0]}, shipped default, common split: mean NME {gap:+.4f} percentage points "
+              f"(inter_ocular), largest per-face difference {100 * np.abs(other - errors['inter_ocular'][OURS]).max():.4f} "
+              f"points; largest point gap {np.abs(points[f'{OURS} ({backend})'] - points[OURS]).max():.4f} px")
     if batch_ms:
         print("time per face without detection, batched (all faces in one call): "
               + ", ".join(f"{k} {v:.1f} ms" for k, v in batch_ms.items()))
