@@ -182,9 +182,12 @@ class Cascade(nn.Module):
         for start in range(0, len(images), chunk):
             crops = torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size)
                                for i in range(start, min(start + chunk, len(images)))]) / 255.0
-            unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)))
-            if score:
-                unit_mirror.append(self.level1(crops.flip(-1).contiguous(memory_format=torch.channels_last)))
+            if score:  # the crops and their mirror images in one network call (fewer calls at batch 1)
+                both = self.level1(torch.cat([crops, crops.flip(-1)]).contiguous(memory_format=torch.channels_last))
+                unit.append(both[:len(crops)])
+                unit_mirror.append(both[len(crops):])
+            else:
+                unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)))
         l1_crop = from_unit(torch.cat(unit).double().numpy(), cfg1.input_size)
         l1 = transform_points(l1_crop, np.linalg.inv(crop_m))  # (B, N, 2) image frame
         mirror = None
