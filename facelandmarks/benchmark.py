@@ -1,12 +1,12 @@
 """``facelandmarks benchmark``: every backend side by side in one process, quiet and under a competing load.
 
 Models: the torch cascade plain, fused and with int8 trunks (also with torch held to one thread);
-the same networks on ONNX Runtime (float and int8, and int8 without the confidence score); dlib's
-68-point shape predictor when its extra is installed. Every cascade is called as a user calls it
-(``predict_batch``: levels 1 and 2 and the confidence score, which runs level 1 a second time on
-the mirrored crops). Tasks: batch 1 (one
-face per call, 5 calls a round) and batch 64 (one call), on HELEN test faces with jittered
-ground-truth boxes (no detection). Face detection (the default detector) is timed in the same rounds
+the same networks on ONNX Runtime (float and int8, int8 without the confidence score, int8 with
+torch's number of threads); dlib's 68-point shape predictor when its extra is installed. Every
+cascade is called as a user calls it (``predict_batch``: levels 1 and 2 and the confidence score,
+which runs level 1 a second time on the mirrored crops). Tasks: batch 1 (one face per call, 5 calls
+a round) and batch 64 (one call), on HELEN test faces with jittered ground-truth boxes (no
+detection). Face detection (the default detector, and ``dlib_hog_fast``) is timed in the same rounds
 on the same images; "with detection" adds it to each model's time (it is the same code for all).
 
 The machine's speed drifts (shared CPUs), so each round times every model and the figures are
@@ -92,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
         models["onnxruntime int8"] = fastest
         # the default call also scores each face (a second, mirrored level-1 pass); without the score:
         models["onnxruntime int8 no score"] = lambda images, boxes: fastest(images, boxes, score=False)
+        # ONNX Runtime with as many threads as torch uses (the backend's default is DEFAULT_THREADS)
+        threads = torch.get_num_threads()
+        if threads > 1:
+            from .models.onnx import to_onnxruntime
+
+            models[f"onnxruntime int8 {threads} threads"] = to_onnxruntime(load_pretrained(int8=True),
+                                                                           threads=threads).predict_batch
         versions.append(f"onnxruntime {onnxruntime.__version__} ({DEFAULT_THREADS} thread)")
     except ImportError as err:
         print(f"(no ONNX Runtime rows: {err})")
