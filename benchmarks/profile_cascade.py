@@ -62,7 +62,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_grad_enabled(False)
 
-    faces = datasets.load_split("test", args.data, limit=args.faces, progress=False)
+    faces = datasets.load_split("helen", args.data, limit=args.faces, progress=False)
     n = len(faces)
     boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
     kind = "int8 trunks" if not args.float else "fused float networks"

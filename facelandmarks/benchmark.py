@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_grad_enabled(False)
-    faces = datasets.load_split("test", args.data, limit=args.batch_size, progress=False)
+    faces = datasets.load_split("helen", args.data, limit=args.batch_size, progress=False)  # 384 px crops
     n = len(faces)
     boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
     models: dict[str, Callable[[list, np.ndarray], object]] = {}
