@@ -9,7 +9,11 @@ convention; where it finds no face, the ground-truth box jittered with a fixed s
 second column, jittered ground-truth boxes. NME is normalised by the outer-eye-corner distance
 (inter_ocular), 68 points.
 
-    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/ablation.py --out docs/results
+``--recipe DIR`` (a finished ``facelandmarks recipe`` folder) adds the recipe's first level-1 cycle,
+alone and with the level 2 trained on simulated errors only: the training the paper describes, before
+this package's second level-1 cycle and level-2 fine-tuning on real errors.
+
+    FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/ablation.py --out docs/results [--recipe runs/recipe]
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import numpy as np
 
 from facelandmarks import datasets, metrics, viz
 from facelandmarks.evaluation import face_boxes
+from facelandmarks.models.cascade import Cascade, fuse_for_inference
 from facelandmarks.models.pretrained import load_pretrained
 
 VARIANTS = [
@@ -48,6 +53,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=0, help="only the first N test faces (quick look)")
+    parser.add_argument("--recipe", type=Path, default=None,
+                        help="a finished `facelandmarks recipe` folder: adds its first level-1 cycle, alone and with "
+                             "level 2 on simulated errors only (the training the paper describes, one cycle)")
     args = parser.parse_args()
 
     faces = datasets.load_split("common", args.data, limit=args.limit or None, progress=False)
@@ -56,9 +64,20 @@ def main() -> None:
     print(f"{len(faces)} test faces (common split: LFPW + HELEN test); NME / inter_ocular (outer eye corners), 68 points; "
           f"threshold 0.08. Boxes: {det_label} ({int(fallback.sum())} without a detection got the "
           f"jittered ground-truth box, seed {args.seed}); second block: jittered ground-truth boxes.")
+    variants = list(VARIANTS)
+    if args.recipe is not None:
+        first, sim = args.recipe / "level1" / "level1.pt", args.recipe / "level2_sim" / "level2.pt"
+        variants[2:2] = [
+            ("deep level 1, first cycle only (recipe step level1: 60 epochs)", dict(files=(first,)), {}),
+            ("deep level 1, first cycle + level 2 (K=3, simulated errors only) [the paper's training]",
+             dict(files=(first, sim)), {}),
+        ]
     rows, curves = [], {}
-    for label, kwargs, predict_kwargs in VARIANTS:
-        cascade = load_pretrained(fuse=True, **kwargs)
+    for label, kwargs, predict_kwargs in variants:
+        if "files" in kwargs:
+            cascade = fuse_for_inference(Cascade.from_files(*kwargs["files"]))
+        else:
+            cascade = load_pretrained(fuse=True, **kwargs)
         row = {"model": label}
         for box_label, boxes in (("detector", det_boxes), ("jittered", jit_boxes)):
             t0 = time.perf_counter()

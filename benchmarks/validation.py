@@ -1,7 +1,7 @@
 """Model choice on the validation faces: per-level NME of a cascade with dlib's detector boxes.
 
-The 121 validation faces are the seed-0 split of the 1,207 training faces (``facelandmarks/weights/
-split.json``); none of the runs trained on them and the test faces are never touched here. Every face
+The 201 validation faces are the seed-0 split of the 2,012 training faces (10%,
+``datasets.train_val_split``; listed in ``facelandmarks/weights/split.json``); none of the runs trained on them and the test faces are never touched here. Every face
 gets dlib's HOG detector box (the boxes ``vs_dlib.py`` and ``ablation.py`` use on the test faces;
 faces without a detection get the jittered ground-truth box, as there), so the numbers include what
 the detector's box costs level 1. Printed per level, with and without flip averaging, overall and per

@@ -149,13 +149,14 @@ def read_image(path: str | os.PathLike, apply_exif: bool = True) -> np.ndarray:
     ``.pts`` written from those points, is in the upright frame a viewer shows. ``apply_exif=False``
     keeps the pixels as stored (for landmarks that were clicked on the stored pixels).
 
-    Grayscale is repeated over the three channels, alpha is dropped (composited on black where
-    transparent), 16-bit images are scaled to 8 bits (``v * 255 / 65535``), palette images are
-    expanded.
+    The decoded pixels then follow the same rules as arrays (:func:`check_image`): gray repeated over
+    R, G, B, alpha composited on black, 16-bit scaled to 8 bits (``v * 255 / 65535``), float images in
+    [0, 1], palette images expanded.
 
     Raises:
         FileNotFoundError: no such file.
-        ImageReadError: empty, truncated, corrupt or non-image file (the message names it).
+        ImageReadError: empty, truncated, corrupt or non-image file, or pixel values outside
+            :func:`check_image`'s rules (the message names it).
     """
     path = Path(path)
     if not path.is_file():
@@ -179,42 +180,81 @@ def read_image(path: str | os.PathLike, apply_exif: bool = True) -> np.ndarray:
 
 
 def _to_rgb_uint8(img: Image.Image, path: Path) -> np.ndarray:
+    """A decoded PIL image as RGB uint8 by :func:`check_image`'s rules (the one place they live).
+
+    PIL stores 16-bit PNGs as mode ``I;16`` or, for some, as 32-bit integer mode ``I``; mode ``I``
+    with values above 255 is therefore taken as 16-bit (above 65535 it is refused).
+    """
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img).astype(np.float64)
-        maxval = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
-        gray = np.clip(np.round(arr * 255.0 / maxval), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
-    if mode == "F":
-        arr = np.asarray(img, dtype=np.float64)
-        hi = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
-        gray = np.clip(np.round(arr * 255.0 / hi), 0, 255).astype(np.uint8)
-        return np.repeat(gray[..., None], 3, axis=2)
-    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
-        rgb = rgba[..., :3] * (rgba[..., 3:] / 255.0)
-        return np.round(rgb).astype(np.uint8)
-    arr = np.asarray(img.convert("RGB"))
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.size == 0:
-        raise ImageReadError(f"{path}: could not be converted to RGB (mode {mode}, shape {arr.shape})")
-    return np.ascontiguousarray(arr, dtype=np.uint8)
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode == "PA":
+        img = img.convert("RGBA")
+    elif mode not in ("1", "L", "LA", "RGB", "RGBA", "F") and not mode.startswith("I"):
+        img = img.convert("RGB")  # CMYK, YCbCr, LAB, HSV, RGBX, ...
+    arr = np.asarray(img)
+    if mode.startswith("I"):
+        if arr.size and (arr.min() < 0 or arr.max() > 65535):
+            raise ImageReadError(f"{path}: integer pixel values {arr.min()}..{arr.max()} outside 0..65535")
+        deep = mode.startswith("I;16") or (arr.size > 0 and arr.max() > 255)
+        arr = arr.astype(np.uint16 if deep else np.uint8)
+    try:
+        return check_image(arr, str(path))
+    except ValueError as err:
+        raise ImageReadError(str(err)) from None
 
 
 def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
-    """Return ``image`` as RGB uint8 ``(H, W, 3)``: accepts gray ``(H, W)``, ``(H, W, 1)``, RGBA and
-    float images in [0, 1]; anything else raises ``ValueError`` naming ``name``."""
+    """Return ``image`` as RGB uint8 ``(H, W, 3)``, by the rules every image in the package follows.
+
+    The same rules apply to arrays (here) and to files (:func:`read_image` decodes, then calls this):
+
+    * shape ``(H, W)`` or ``(H, W, 1)`` gray, ``(H, W, 2)`` gray + alpha, ``(H, W, 3)`` RGB,
+      ``(H, W, 4)`` RGBA; channel order **RGB** (OpenCV's BGR must be reversed: ``image[..., ::-1]``);
+    * values: ``uint8`` 0..255 as they are; ``uint16`` scaled by 255/65535 (16-bit images); ``bool``
+      False/True -> 0/255; other integer dtypes if they lie in 0..255; floating point in [0, 1]
+      (scaled by 255);
+    * gray is repeated over R, G, B; alpha is composited on black (``rgb * alpha``), as for files.
+
+    A uint8 RGB array is returned as it is (no copy); anything else is a new array.
+
+    Raises:
+        ValueError: the shape, dtype or value range breaks the rules; the message names ``name`` and
+            says what to pass instead.
+    """
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"{name}: expected an image (H, W, 3), (H, W, 4) or (H, W); got shape {np.shape(image)}")
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    arr = arr[..., :3]
-    if arr.dtype == np.uint8:
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4) or arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ValueError(f"{name}: expected an image (H, W), (H, W, 1|2|3|4) with H, W >= 1; "
+                         f"got shape {np.shape(image)}")
+    if arr.dtype == np.uint8 and arr.shape[2] == 3:
         return arr
+    values = _values_0_255(arr, name)  # float32 in [0, 255], same shape
+    if arr.shape[2] in (2, 4):  # composite on black
+        values = values[..., :-1] * (values[..., -1:] / np.float32(255.0))
+    if values.shape[2] == 1:
+        values = np.repeat(values, 3, axis=2)
+    return np.ascontiguousarray(np.round(values).astype(np.uint8))
+
+
+def _values_0_255(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr``'s values on the 0..255 scale as float32, by dtype (see :func:`check_image`)."""
+    if arr.dtype == np.bool_:
+        return arr.astype(np.float32) * np.float32(255.0)
+    if arr.dtype == np.uint8:
+        return arr.astype(np.float32)
+    if arr.dtype == np.uint16:
+        return arr.astype(np.float32) * np.float32(255.0 / 65535.0)
+    if np.issubdtype(arr.dtype, np.integer):
+        lo, hi = int(arr.min()), int(arr.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(f"{name}: {arr.dtype} values {lo}..{hi} are outside 0..255; pass uint8 "
+                             "(0..255), uint16 (0..65535) or float in [0, 1]")
+        return arr.astype(np.float32)
     if np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise ValueError(f"{name}: float images must hold finite values in [0, 1]")
-        return np.round(arr * 255).astype(np.uint8)
-    raise ValueError(f"{name}: unsupported dtype {arr.dtype} (use uint8, or float in [0, 1])")
+            raise ValueError(f"{name}: float images must hold finite values in [0, 1] (got "
+                             f"{np.nanmin(arr):.4g}..{np.nanmax(arr):.4g}; divide 0..255 floats by 255)")
+        return arr.astype(np.float32) * np.float32(255.0)
+    raise ValueError(f"{name}: unsupported dtype {arr.dtype} (use uint8, uint16, bool, or float in [0, 1])")

@@ -107,11 +107,21 @@ def _append_row(path: Path, row: dict) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is still running (an ended child is reaped; a zombie is not running)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:  # our own child, ended: reaped now
+            return False
+    except ChildProcessError:  # not our child: ask the system
+        pass
     try:
         os.kill(pid, 0)
     except OSError as err:
         return err.errno == errno.EPERM
-    return True
+    try:  # Linux: state Z = ended, not yet reaped by its parent
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
 
 
 class _Adopted:

@@ -85,7 +85,8 @@ def test_gray_and_float_images_are_converted(astronaut, detector):
 
 
 @pytest.mark.parametrize("bad, message", [
-    (np.zeros((20, 20, 3), np.int32), "unsupported dtype"),
+    (np.full((20, 20, 3), 300, np.int32), "outside 0..255"),
+    (np.zeros((20, 20, 3), complex), "unsupported dtype"),
     (np.zeros((20, 20, 5), np.uint8), "expected an image"),
     (np.zeros(20, np.uint8), "expected an image"),
     (np.full((20, 20, 3), 2.0), r"\[0, 1\]"),

@@ -207,9 +207,9 @@ def test_bad_image_files_name_the_file_and_the_problem(tmp_path):
 # every shared file
 # --------------------------------------------------------------------------------------------
 def test_every_shared_pts_file_holds_68_points_inside_its_image(data_root):
-    faces = [f for split in datasets.SPLITS for f in datasets.split_faces(split, data_root)]
+    faces = [f for split in ("train", "common") for f in datasets.split_faces(split, data_root)]
     faces += datasets.list_faces(data_root / "samples", "samples")
-    assert len(faces) == 1457 + 3
+    assert len(faces) == 2012 + 400 + 3  # train (AFW, HELEN, LFPW) + common (LFPW, HELEN test) + samples
     for face in faces:
         pts = io.read_pts(face.pts_path, n_points=68)
         with Image.open(face.image_path) as img:  # reads the header only, no decoding
@@ -217,3 +217,56 @@ def test_every_shared_pts_file_holds_68_points_inside_its_image(data_root):
         # the image spans [-0.5, W - 0.5] x [-0.5, H - 0.5] in 0-based pixel-centre coordinates
         inside = (pts[:, 0] >= -0.5) & (pts[:, 0] <= w - 0.5) & (pts[:, 1] >= -0.5) & (pts[:, 1] <= h - 0.5)
         assert inside.all(), f"{face.pts_path}: points {np.flatnonzero(~inside).tolist()} outside its {w}x{h} image"
+
+
+# --- one set of input rules for arrays and files (io.check_image; read_image decodes, then calls it) ---
+_KINDS = {
+    # name: (array, PIL mode to store it as a file, expected RGB of pixel (0, 0))
+    "gray": (np.full((3, 5), 77, np.uint8), "L", (77, 77, 77)),
+    "bool": (np.ones((3, 5), bool), "1", (255, 255, 255)),
+    "rgba": (np.tile(np.array([255, 100, 0, 128], np.uint8), (3, 5, 1)), "RGBA", (128, 50, 0)),
+    "gray+alpha": (np.tile(np.array([200, 255], np.uint8), (3, 5, 1)), "LA", (200, 200, 200)),
+    "uint16": (np.full((3, 5), 1000, np.uint16), "I;16", (4, 4, 4)),
+    "float": (np.full((3, 5), 0.5, np.float32), "F", (128, 128, 128)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_KINDS))
+def test_arrays_and_files_follow_the_same_rules(kind, tmp_path):
+    arr, mode, value = _KINDS[kind]
+    from_array = io.check_image(arr, kind)
+    path = tmp_path / (f"{kind}.tif" if mode == "F" else f"{kind}.png")
+    Image.fromarray(arr).save(path)
+    with Image.open(path) as img:
+        assert img.mode == mode  # the file really is of that kind
+    from_file = io.read_image(path)
+    assert from_array.dtype == from_file.dtype == np.uint8 and from_array.shape == (3, 5, 3)
+    np.testing.assert_array_equal(from_array, from_file)
+    np.testing.assert_array_equal(from_array[0, 0], value)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.full((4, 4, 3), 300, np.int32), r"int32 values 300..300 are outside 0..255"),
+    (np.full((4, 4), -1, np.int16), r"outside 0..255"),
+    (np.full((4, 4, 3), 255.0), r"divide 0..255 floats by 255"),
+    (np.full((4, 4, 3), np.nan), r"finite values in \[0, 1\]"),
+    (np.zeros((4, 4, 3), complex), "unsupported dtype complex128"),
+    (np.zeros((4, 4, 5), np.uint8), "expected an image"),
+    (np.zeros((0, 4, 3), np.uint8), "expected an image"),
+])
+def test_bad_arrays_name_the_input_and_what_to_pass(bad, message):
+    with pytest.raises(ValueError, match=message) as err:
+        io.check_image(bad, "my_photo")
+    assert "my_photo" in str(err.value)
+
+
+def test_integer_arrays_within_0_255_are_taken_as_8_bit_and_uint8_rgb_is_not_copied():
+    rgb = np.arange(60, dtype=np.uint8).reshape(4, 5, 3)
+    assert io.check_image(rgb) is rgb
+    np.testing.assert_array_equal(io.check_image(rgb.astype(np.int64)), rgb)
+
+
+def test_a_float_file_outside_0_1_is_refused_naming_it(tmp_path):
+    Image.fromarray(np.full((3, 5), 200.0, np.float32), mode="F").save(tmp_path / "f.tif")
+    with pytest.raises(io.ImageReadError, match=r"f\.tif.*divide 0..255 floats by 255"):
+        io.read_image(tmp_path / "f.tif")
