@@ -67,8 +67,17 @@ def random_crop_transforms(crop_matrices: np.ndarray, size: int, rng: np.random.
 
 
 def flip_points(points: np.ndarray, flipped: np.ndarray, scheme: LandmarkScheme) -> np.ndarray:
-    """Reorder the points of flipped faces by the scheme's flip permutation (coordinates unchanged)."""
+    """Reorder the points of flipped faces by the scheme's flip permutation (coordinates unchanged).
+
+    Raises:
+        ValueError: some face is flipped but ``scheme`` has no flip permutation.
+    """
     out = np.array(points, copy=True)
+    if scheme.flip_permutation is None:
+        if np.any(flipped):
+            raise ValueError(f"scheme {scheme.name} has no flip_permutation, so faces cannot be flipped: "
+                             "set AugmentConfig.flip_prob=0 (the `train` command does so itself)")
+        return out
     perm = list(scheme.flip_permutation)
     out[flipped] = out[flipped][:, perm]
     return out

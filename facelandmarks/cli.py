@@ -15,47 +15,105 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
+def _start_distributed(args: argparse.Namespace) -> tuple[int, int]:
+    """Join the torchrun process group when asked (``--distributed``) or launched by torchrun (WORLD_SIZE > 1).
+
+    Returns (world size, rank). Backend: nccl for CUDA, gloo otherwise.
+    """
+    import os
+
+    import torch.distributed as dist
+
+    if not args.distributed and int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return 1, 0
+    if "RANK" not in os.environ or "MASTER_ADDR" not in os.environ:
+        raise SystemExit("--distributed needs the environment torchrun sets (RANK, WORLD_SIZE, MASTER_ADDR); "
+                         "start with: torchrun --nproc-per-node N -m facelandmarks.cli train ...")
+    if not dist.is_initialized():
+        from .train import resolve_device
+
+        device = resolve_device(args.device)  # under torchrun a bare "cuda" is cuda:$LOCAL_RANK
+        if device.type == "cuda":
+            import torch
+
+            torch.cuda.set_device(device)  # nccl's collectives use the current device
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_world_size(), dist.get_rank()
+
+
 def _train(args: argparse.Namespace) -> int:
     import json
     import time
 
     from . import datasets
+    from .augment import AUGMENTS
     from .models.level1 import DEEP, SHALLOW
     from .models.level2 import Level2Config
-    from .augment import AUGMENTS
-    from .train import SimulatedErrors, TrainConfig, train_level1, train_level2
+    from .train import SimulatedErrors, TrainConfig, augment_for, resolve_device, train_level1, train_level2
 
-    faces = datasets.split_faces("train", args.data)
-    train_faces, val_faces = datasets.train_val_split(faces, args.val_fraction, args.seed)
+    world, rank = _start_distributed(args)
+
+    def say(message: str) -> None:
+        if rank == 0:
+            print(message, flush=True)
+
+    try:  # the user's inputs: a missing folder, an unknown scheme or device ends with its message
+        if args.train:
+            faces = datasets.faces_from(args.train)
+            source = " ".join(args.train)
+        else:  # the 300-W training split of the data root: the shipped recipe's data
+            faces = datasets.split_faces("train", args.data)
+            source = "the 300-W train split of the data root"
+        scheme, how = datasets.infer_scheme(faces, args.scheme)
+        if args.val:
+            train_faces, val_faces = faces, datasets.faces_from(args.val)
+        else:
+            train_faces, val_faces = datasets.train_val_split(faces, args.val_fraction, args.seed)
+        device = resolve_device(args.device)
+    except (FileNotFoundError, KeyError, ValueError) as err:
+        raise SystemExit(f"facelandmarks train: {err.args[0] if isinstance(err, KeyError) else err}") from None
     if args.limit:
         train_faces, val_faces = train_faces[:args.limit], val_faces[:max(2, args.limit // 4)]
-    train_set = datasets.FaceSet.load(train_faces)
-    val_set = datasets.FaceSet.load(val_faces)
+    augment, flip_note = augment_for(AUGMENTS[args.augment], scheme)
+    say(f"{how}; validation NME normalised by {scheme.main_normaliser}")
+    if flip_note:
+        say(flip_note)
+    say(f"training on {len(train_faces)} faces from {source}; validating on {len(val_faces)} "
+        + ("from " + " ".join(args.val) if args.val else f"held out ({args.val_fraction:.0%}, seed {args.seed})")
+        + f"; device {device}, {args.precision}"
+        + (f"; {world} processes, {args.batch_size // world} faces each per step" if world > 1 else ""))
+    train_set = datasets.FaceSet.load(train_faces, scheme, progress=args.progress and rank == 0)
+    val_set = datasets.FaceSet.load(val_faces, scheme, progress=args.progress and rank == 0)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       val_fraction=args.val_fraction, threads=args.threads, limit=args.limit,
-                      augment=AUGMENTS[args.augment], box_shift=args.box_shift, box_scale=args.box_scale,
-                      loss=args.loss, device=args.device)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.level}_split.json").write_text(json.dumps({
-        "seed": args.seed, "val_fraction": args.val_fraction,
-        "train": [f"{f.subset}/{f.name}" for f in train_faces], "val": [f"{f.subset}/{f.name}" for f in val_faces]}, indent=0))
+                      augment=augment, box_shift=args.box_shift, box_scale=args.box_scale,
+                      loss=args.loss, device=args.device, precision=args.precision, workers=args.workers)
+    if rank == 0:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"{args.level}_split.json").write_text(json.dumps({
+            "seed": args.seed, "val_fraction": args.val_fraction, "scheme": scheme.name,
+            "train": [f"{f.subset}/{f.name}" for f in train_faces], "val": [f"{f.subset}/{f.name}" for f in val_faces]}, indent=0))
     t0 = time.time()
 
     def report(row: dict) -> None:
         print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
 
     if args.level in ("level1", "shallow"):
-        config = SHALLOW if args.level == "shallow" else DEEP
+        config = replace(SHALLOW if args.level == "shallow" else DEEP, n_points=scheme.n_points)
         train_level1(config, cfg, train_set, val_set, args.out, resume=not args.restart, progress=args.progress,
                      on_epoch=report, init=args.init)
     else:
-        config = replace(Level2Config(), k=args.k, face_size=args.face_size)
+        config = replace(Level2Config(), k=args.k, face_size=args.face_size, n_points=scheme.n_points)
         base = SimulatedErrors()
         sim = replace(base, point_sigma=base.point_sigma * args.noise, shift=base.shift * args.noise,
                       rotation_deg=base.rotation_deg * args.noise, scale=base.scale * args.noise)
         train_level2(config, cfg, sim, train_set, val_set, args.out, resume=not args.restart,
                      progress=args.progress, on_epoch=report, level1=args.level1, init=args.init)
-    print(f"trained {args.level} in {time.time() - t0:.0f} s; weights in {args.out}", flush=True)
+    say(f"trained {args.level} in {time.time() - t0:.0f} s; weights in {args.out}")
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return 0
 
 
@@ -430,12 +488,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facelandmarks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("train", help="train one level of the cascade on the 300-W training faces")
+    p = sub.add_parser("train", help="train one level of the cascade on the 300-W training faces or your own (--train)")
     p.add_argument("level", choices=["level1", "shallow", "level2"], help="deep level 1, shallow level-1 baseline, or level 2")
     p.add_argument("--out", type=Path, required=True, help="output folder (checkpoints, log, final weights)")
-    p.add_argument("--data", default=None, help="data root (default: $FACELANDMARKS_DATA)")
+    p.add_argument("--data", default=None, help="data root (default: $FACELANDMARKS_DATA); its 300-W train split "
+                   "is the training data when --train is not given")
+    p.add_argument("--train", nargs="+", default=None, metavar="DIR",
+                   help="your own training faces: folders of image + .pts pairs and/or list files (one image path a line)")
+    p.add_argument("--val", nargs="+", default=None, metavar="DIR",
+                   help="validation faces, as --train (default: --val-fraction of the training faces)")
+    p.add_argument("--scheme", default=None,
+                   help="landmark scheme name (facelandmarks.schemes.SCHEMES: ibug68, ibug68_inner, five_point; "
+                        "default: inferred from the point count of the first .pts)")
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="faces per step over all processes (the global batch)")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-fraction", type=float, default=0.1)
@@ -453,7 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     p.add_argument("--loss", choices=["l1", "wing"], default="l1",
                    help="l1 (the default, as the shipped paper-faithful runs) or wing (Feng et al. 2018)")
-    p.add_argument("--device", default="cpu", help="torch device for the model and batches (cpu, cuda, mps)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device for the model and batches: auto (CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
+    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="autocast precision: bf16 (CPU, CUDA, MPS) or fp16 (CUDA, with a gradient scaler)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="DataLoader worker processes making the batches (0 = the training process; the result does not depend on it)")
+    p.add_argument("--distributed", action="store_true",
+                   help="join torchrun's process group (implied when torchrun starts more than one process)")
     p.add_argument("--limit", type=int, default=0, help="only the first N training faces (quick runs)")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--init", type=Path, default=None, help="start from the weights of this model file (a second cycle)")

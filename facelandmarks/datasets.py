@@ -14,11 +14,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .io import read_image, read_pts
-from .schemes import IBUG68, LandmarkScheme
+from .schemes import IBUG68, SCHEMES, LandmarkScheme
 
 __all__ = [
     "ENV_VAR", "SPLITS", "IMAGE_SUFFIXES", "DataNotFoundError", "Face", "FaceSet",
-    "data_root", "list_faces", "split_faces", "train_val_split", "load_split", "jitter_boxes",
+    "data_root", "list_faces", "faces_from", "infer_scheme", "split_faces", "train_val_split", "load_split",
+    "jitter_boxes",
 ]
 
 ENV_VAR = "FACELANDMARKS_DATA"
@@ -92,6 +93,66 @@ def list_faces(folder: str | os.PathLike, subset: str = "") -> list[Face]:
     if not faces:
         raise DataNotFoundError(f"face folder {folder} holds no image with a .pts file beside it")
     return faces
+
+
+def faces_from(sources: list[str | os.PathLike]) -> list[Face]:
+    """The faces of your own data: every source is a folder of image + ``.pts`` pairs (as in
+    :func:`list_faces`) or a list file (text, one image path per line, relative to the list file's
+    folder unless absolute; blank lines and ``#`` comments skipped; each image's ``.pts`` of the same
+    stem beside it).
+
+    A face's ``subset`` is its source (the folder, or the list file's name), so names stay unique
+    across sources in logs and split files.
+
+    Raises:
+        DataNotFoundError: a source does not exist, is empty, or lists an image without its ``.pts``.
+    """
+    faces: list[Face] = []
+    for source in sources:
+        path = Path(source).expanduser()
+        if path.is_dir():
+            faces += list_faces(path, subset=str(source))
+        elif path.is_file():
+            listed = []
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                line = line.split("#", 1)[0].strip()
+                if not line:
+                    continue
+                image = Path(line) if Path(line).is_absolute() else path.parent / line
+                if not image.is_file() or not image.with_suffix(".pts").is_file():
+                    raise DataNotFoundError(f"list file {path}, line {number}: {image} or its .pts "
+                                            f"({image.with_suffix('.pts').name}) does not exist")
+                listed.append(Face(image.stem, image, image.with_suffix(".pts"), str(source)))
+            if not listed:
+                raise DataNotFoundError(f"list file {path} names no image")
+            faces += listed
+        else:
+            raise DataNotFoundError(f"training source {path} is neither a folder of image + .pts pairs nor a list file")
+    return faces
+
+
+def infer_scheme(faces: list[Face], name: str | None = None) -> tuple[LandmarkScheme, str]:
+    """The landmark scheme of ``faces``: the one named, else the registered one with as many points
+    as the first face's ``.pts``. Returns ``(scheme, a sentence saying which and why)``.
+
+    Raises:
+        KeyError: an unknown name, or no registered scheme with that number of points (the message
+            lists the known ones and says how to add one).
+    """
+    if not faces:
+        raise DataNotFoundError("no faces to infer a landmark scheme from")
+    if name is not None:
+        if name not in SCHEMES:
+            raise KeyError(f"unknown landmark scheme {name!r}; known: {sorted(SCHEMES)}")
+        return SCHEMES[name], f"landmark scheme {name} ({SCHEMES[name].n_points} points), as named"
+    n = len(read_pts(faces[0].pts_path))
+    matches = [s for s in SCHEMES.values() if s.n_points == n]
+    if not matches:
+        known = ", ".join(f"{k} ({s.n_points})" for k, s in SCHEMES.items())
+        raise KeyError(f"{faces[0].pts_path} holds {n} points and no known scheme has {n}; known: {known}. "
+                       "Add a LandmarkScheme for it (docs/training.md, 'Another point scheme')")
+    return matches[0], (f"landmark scheme {matches[0].name} inferred from the {n} points of {faces[0].pts_path.name} "
+                        "(name another with --scheme)")
 
 
 def split_faces(split: str, root: str | os.PathLike | None = None) -> list[Face]:

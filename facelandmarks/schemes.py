@@ -3,7 +3,7 @@
 All indices are 0-based. The literature numbers the iBUG 68 points from 1; point ``k`` of a
 paper is index ``k - 1`` here. Adding a scheme means adding one :class:`LandmarkScheme` object
 (and registering it in :data:`SCHEMES`); nothing else in the package branches on the number of
-points.
+points. ``docs/training.md`` shows one for WFLW's 98 points, and how to train on it.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Mapping
 
 import numpy as np
 
-__all__ = ["LandmarkScheme", "IBUG68", "IBUG68_INNER", "FIVE_POINT", "SCHEMES", "get_scheme"]
+__all__ = ["LandmarkScheme", "IBUG68", "IBUG68_INNER", "FIVE_POINT", "SCHEMES", "get_scheme",
+           "IBUG68_TO_FIVE", "ibug68_to_five"]
 
 
 def _frozen(mapping: Mapping) -> Mapping:
@@ -29,10 +30,13 @@ class LandmarkScheme:
         n_points: number of points N.
         groups: group name -> tuple of 0-based point indices (e.g. ``"jaw"``).
         flip_permutation: index ``i`` of a horizontally flipped face is point
-            ``flip_permutation[i]`` of the original (left and right swap names).
+            ``flip_permutation[i]`` of the original (left and right swap names); ``None`` when the
+            markup has no known mirror pairing (training then switches flip augmentation off).
         normalisers: name -> (indices A, indices B); the normalising distance is between the mean
             of the points A and the mean of the points B of the ground truth.
-            ``inter_ocular`` = outer eye corners, ``inter_pupil`` = eye centres.
+            ``inter_ocular`` = outer eye corners, ``inter_pupil`` = eye centres. The first one
+            listed is the scheme's main normaliser (:attr:`main_normaliser`), used by training's
+            validation NME.
         edges: pairs of indices joined by a line when drawing.
         subsets: name -> indices of a point subset used in evaluation (``"all"``, ``"inner"`` ...).
         group_colors: group name -> matplotlib colour.
@@ -41,21 +45,30 @@ class LandmarkScheme:
     name: str
     n_points: int
     groups: Mapping[str, tuple[int, ...]]
-    flip_permutation: tuple[int, ...]
+    flip_permutation: tuple[int, ...] | None
     normalisers: Mapping[str, tuple[tuple[int, ...], tuple[int, ...]]]
     edges: tuple[tuple[int, int], ...]
     subsets: Mapping[str, tuple[int, ...]] = field(default_factory=lambda: _frozen({}))
     group_colors: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
 
     def __post_init__(self) -> None:
-        perm = np.asarray(self.flip_permutation)
-        if sorted(perm.tolist()) != list(range(self.n_points)):
-            raise ValueError(f"scheme {self.name}: flip_permutation is not a permutation of 0..{self.n_points - 1}")
-        if not np.array_equal(perm[perm], np.arange(self.n_points)):
-            raise ValueError(f"scheme {self.name}: flip_permutation is not an involution")
+        if self.flip_permutation is not None:
+            perm = np.asarray(self.flip_permutation)
+            if sorted(perm.tolist()) != list(range(self.n_points)):
+                raise ValueError(f"scheme {self.name}: flip_permutation is not a permutation of 0..{self.n_points - 1}")
+            if not np.array_equal(perm[perm], np.arange(self.n_points)):
+                raise ValueError(f"scheme {self.name}: flip_permutation is not an involution")
+        for norm, (a, b) in self.normalisers.items():
+            if any(not 0 <= i < self.n_points for i in (*a, *b)):
+                raise ValueError(f"scheme {self.name}: normaliser {norm!r} has an index out of range")
         for group, idx in self.groups.items():
             if any(not 0 <= i < self.n_points for i in idx):
                 raise ValueError(f"scheme {self.name}: group {group!r} has an index out of range")
+
+    @property
+    def main_normaliser(self) -> str:
+        """The first normaliser listed (``"bbox"`` when the scheme lists none): training's validation NME."""
+        return next(iter(self.normalisers), "bbox")
 
     def point_group(self) -> np.ndarray:
         """Group name of every point, shape (N,), dtype object."""
@@ -158,6 +171,23 @@ FIVE_POINT = LandmarkScheme(
     group_colors=_frozen({"eyes": "#d62728", "nose": "#2ca02c", "mouth": "#9467bd"}),
 )
 """Five points: right eye centre, left eye centre, nose tip, right and left mouth corners."""
+
+IBUG68_TO_FIVE: tuple[tuple[int, ...], ...] = (tuple(range(36, 42)), tuple(range(42, 48)), (30,), (48,), (54,))
+"""Each :data:`FIVE_POINT` point as the mean of these iBUG-68 points (0-based): eye centres = mean of
+each eye's six points, nose tip = 31, mouth corners = 49 and 55 (1-based)."""
+
+
+def ibug68_to_five(points: np.ndarray) -> np.ndarray:
+    """Five-point shapes ``(..., 5, 2)`` from iBUG-68 shapes ``(..., 68, 2)`` by :data:`IBUG68_TO_FIVE`.
+
+    >>> ibug68_to_five(np.arange(136.0).reshape(68, 2))[2]  # the nose tip is point 31 (1-based)
+    array([60., 61.])
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    if pts.shape[-2:] != (68, 2):
+        raise ValueError(f"ibug68_to_five needs (..., 68, 2) points, got {pts.shape}")
+    return np.stack([pts[..., list(idx), :].mean(axis=-2) for idx in IBUG68_TO_FIVE], axis=-2)
+
 
 SCHEMES: Mapping[str, LandmarkScheme] = _frozen({s.name: s for s in (IBUG68, IBUG68_INNER, FIVE_POINT)})
 

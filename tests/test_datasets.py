@@ -65,7 +65,7 @@ def test_split_counts(train_faces, test_faces):
     helen, lfpw = datasets.split_faces("helen"), datasets.split_faces("lfpw")
     assert len(helen) == 250 and {f.subset for f in helen} == {"helen/testset"}
     assert len(lfpw) == 150 and {f.subset for f in lfpw} == {"lfpw/testset"}
-    assert test_faces == lfpw + helen == datasets.split_faces("helen")
+    assert test_faces == lfpw + helen == datasets.split_faces("common") == datasets.split_faces("test")
     assert not {f.image_path for f in train_faces} & {f.image_path for f in test_faces}
     assert all(f.image_path.is_file() and f.pts_path.is_file() for f in train_faces[:5] + test_faces[:5])
     with pytest.raises(KeyError, match="unknown split 'validation'"):

@@ -10,6 +10,7 @@ import torch
 from facelandmarks import datasets
 from facelandmarks.augment import NO_AUGMENT
 from facelandmarks.models.level1 import Level1Config
+from facelandmarks.models.files import atomic_save, read_model_file
 from facelandmarks.models.level2 import Level2Config
 from facelandmarks.train import (CheckpointMismatchError, SimulatedErrors, TrainConfig, load_model, read_log,
                                  train_level1, train_level2)
@@ -61,7 +62,7 @@ def test_level1_resume_gives_the_same_weights(four_faces, tmp_path):
     resumed, log = train_level1(TINY_L1, cfg, four_faces, four_faces, tmp_path / "b", progress=False)
     assert [row["epoch"] for row in log] == [1, 2, 3]
     for a, b in zip(_weights(straight), _weights(resumed)):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(a, b, rtol=0, atol=0)  # bitwise (docs/training.md)
 
 
 def test_resume_refuses_another_config(four_faces, tmp_path):
@@ -69,6 +70,23 @@ def test_resume_refuses_another_config(four_faces, tmp_path):
     train_level1(TINY_L1, cfg, four_faces, four_faces, tmp_path, progress=False)
     with pytest.raises(CheckpointMismatchError, match="another config"):
         train_level1(replace(TINY_L1, fc=32), cfg, four_faces, four_faces, tmp_path, progress=False)
+
+
+def test_resume_takes_other_runtime_options_and_checkpoints_from_before_precision_and_workers(four_faces, tmp_path):
+    """A resume may change device/workers/threads; a checkpoint written before ``precision`` and
+    ``workers`` existed (the recipe's runs of 2026-12-01) resumes as fp32, and refuses bf16."""
+    torch.set_num_threads(1)
+    cfg = TrainConfig(epochs=2, batch_size=2, seed=3)
+    with pytest.raises(Interrupted):
+        train_level1(TINY_L1, cfg, four_faces, four_faces, tmp_path, progress=False, on_epoch=_stop_after(1))
+    last = tmp_path / "level1_last.pt"
+    ck = read_model_file(last)
+    del ck["train_config"]["precision"], ck["train_config"]["workers"]
+    atomic_save(ck, last)
+    with pytest.raises(CheckpointMismatchError, match="another train_config"):
+        train_level1(TINY_L1, replace(cfg, precision="bf16"), four_faces, four_faces, tmp_path, progress=False)
+    _, log = train_level1(TINY_L1, replace(cfg, workers=1, threads=1), four_faces, four_faces, tmp_path, progress=False)
+    assert [row["epoch"] for row in log] == [1, 2]
 
 
 def test_level2_learns_and_resumes(four_faces, tmp_path):

@@ -10,6 +10,7 @@ Frames and the 3x3 matrices between them (each maps the first frame to the secon
 """
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -71,6 +72,14 @@ class BatchPrediction:
         return FacePrediction(**one)
 
 
+def _device_of(net: nn.Module) -> torch.device:
+    """Where a network's tensors are: the device of its first buffer or parameter, the CPU for one
+    without any (a level run by ONNX Runtime, :mod:`facelandmarks.models.onnx`)."""
+    for tensor in itertools.chain(net.buffers(), net.parameters()):
+        return tensor.device
+    return torch.device("cpu")
+
+
 def _fuse(seq: nn.Sequential) -> nn.Sequential:
     mods, out, i = list(seq), [], 0
     while i < len(mods):
@@ -129,6 +138,13 @@ class Cascade(nn.Module):
     def n_points(self) -> int:
         return self.level1.config.n_points
 
+    def _flip_permutation(self) -> list[int]:
+        """The flip permutation of the registered scheme with this cascade's number of points."""
+        perm = get_scheme(self.n_points).flip_permutation
+        if perm is None:
+            raise ValueError(f"the {self.n_points}-point scheme has no flip permutation: use flip=False, score=False")
+        return list(perm)
+
     @classmethod
     def from_files(cls, level1: str | os.PathLike, level2: str | os.PathLike | None = None,
                    level3: str | os.PathLike | None = None) -> "Cascade":
@@ -142,7 +158,8 @@ class Cascade(nn.Module):
     @torch.no_grad()
     def predict_batch(self, images: list[np.ndarray], boxes: np.ndarray, box_kind: str = "landmarks",
                       use_level2: bool = True, use_level3: bool = True, chunk: int = CHUNK,
-                      flip: bool = False, score: bool = True) -> BatchPrediction:
+                      flip: bool = False, score: bool = True,
+                      device: str | torch.device | None = None) -> BatchPrediction:
         """Predict the points of one face per image.
 
         Args:
@@ -159,6 +176,9 @@ class Cascade(nn.Module):
             score: also run level 1 on the mirrored crops (about a quarter more time) and give each
                 face a confidence ``score`` in [0, 1] (:mod:`facelandmarks.models.confidence`; None without
                 the fitted ``weights/confidence.json`` or without the levels it needs).
+            device: run the networks there (``"cpu"``, ``"cuda"``, ``"mps"``; the cascade moves there
+                and stays); None: where the cascade is (the CPU unless moved with ``.to``). The
+                crops and patches are cut on the CPU; the results are NumPy arrays either way.
 
         Returns:
             :class:`BatchPrediction`, points float ``(B, N, 2)``, (x, y), 0-based pixel centres of the
@@ -174,6 +194,9 @@ class Cascade(nn.Module):
             from ..detect import to_landmark_box
 
             boxes = to_landmark_box(boxes, box_kind)
+        if device is not None:
+            self.to(device)
+        dev = _device_of(self.level1)
         if flip:
             return self._flip_average(images, boxes, use_level2, use_level3, chunk, score)
         cfg1 = self.level1.config
@@ -181,19 +204,19 @@ class Cascade(nn.Module):
         unit, unit_mirror = [], []
         for start in range(0, len(images), chunk):
             crops = torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size)
-                               for i in range(start, min(start + chunk, len(images)))]) / 255.0
+                               for i in range(start, min(start + chunk, len(images)))]).to(dev) / 255.0
             if score:  # the crops and their mirror images in one network call (fewer calls at batch 1)
-                both = self.level1(torch.cat([crops, crops.flip(-1)]).contiguous(memory_format=torch.channels_last))
+                both = self.level1(torch.cat([crops, crops.flip(-1)]).contiguous(memory_format=torch.channels_last)).cpu()
                 unit.append(both[:len(crops)])
                 unit_mirror.append(both[len(crops):])
             else:
-                unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)))
+                unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu())
         l1_crop = from_unit(torch.cat(unit).double().numpy(), cfg1.input_size)
         l1 = transform_points(l1_crop, np.linalg.inv(crop_m))  # (B, N, 2) image frame
         mirror = None
         if score:  # mirrored crop -> crop: x' = S - 1 - x, and the scheme renames the points
             m_crop = from_unit(torch.cat(unit_mirror).double().numpy(), cfg1.input_size)
-            m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, list(get_scheme(self.n_points).flip_permutation)]
+            m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, self._flip_permutation()]
             mirror = transform_points(m_crop, np.linalg.inv(crop_m))
         if self.level2 is None or not use_level2:
             result = BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None, mirror)
@@ -224,7 +247,7 @@ class Cascade(nn.Module):
         mirrored = self.predict_batch([im[:, ::-1] for im in images], mirrored_boxes, "landmarks", use_level2,
                                       use_level3, chunk, score=False)
         unflip = np.stack([hflip_matrix(int(w)) for w in widths])  # mirrored -> original image frame
-        perm = list(get_scheme(self.n_points).flip_permutation)
+        perm = self._flip_permutation()
         for name in ("points", "level1_points", "level2_points"):
             back = transform_points(getattr(mirrored, name), unflip)[:, perm]
             setattr(plain, name, (getattr(plain, name) + back) / 2)
@@ -235,24 +258,26 @@ class Cascade(nn.Module):
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One patch-network level from ``start`` (B, N, 2): rectify, cut patches, predict, vote, map back."""
         p = net2.config.patch_size
-        rect = fit_similarity(start, net2.canonical.double().numpy())  # (B, 3, 3) image -> rectified
+        dev = _device_of(net2)
+        rect = fit_similarity(start, net2.canonical.cpu().double().numpy())  # (B, 3, 3) image -> rectified
         centres = transform_points(start, rect)  # (B, N, 2)
         patch_m = patch_matrices(rect, centres, p)  # (B, N, 3, 3)
         votes, refined = [], []
         for first in range(0, len(images), chunk):
             stop = min(first + chunk, len(images))
-            patches = torch.stack([warp_batch(images[i], patch_m[i], p) for i in range(first, stop)]) / 255.0
+            patches = torch.stack([warp_batch(images[i], patch_m[i], p) for i in range(first, stop)]).to(dev) / 255.0
             offsets = net2(patches)  # (b, N, K, 2)
-            c = torch.as_tensor(centres[first:stop], dtype=torch.float32)
-            refined.append(net2.vote(c, offsets).double().numpy())
-            votes.append((c[:, :, None, :] + offsets * p).double().numpy())
+            c = torch.as_tensor(centres[first:stop], dtype=torch.float32, device=dev)
+            refined.append(net2.vote(c, offsets).cpu().double().numpy())
+            votes.append((c[:, :, None, :] + offsets * p).cpu().double().numpy())
         points = transform_points(np.concatenate(refined), np.linalg.inv(rect))
         return points, rect, patch_m, np.concatenate(votes)
 
     def predict(self, image: np.ndarray, box: np.ndarray | None = None, box_kind: str = "landmarks",
                 detector: str | None = None, use_level2: bool = True, use_level3: bool = True,
                 flip: bool = False, name: str = "image", full_size: bool | None = None,
-                min_score: float | None = None, low_score: str = "raise") -> FacePrediction:
+                min_score: float | None = None, low_score: str = "raise",
+                device: str | torch.device | None = None) -> FacePrediction:
         """Predict one face.
 
         Without ``box`` the face detector finds the faces (``detector``: its name, default
@@ -266,6 +291,7 @@ class Cascade(nn.Module):
             min_score: a confidence threshold (``weights/confidence.json`` suggests one): a face
                 scoring under it raises :class:`LowConfidenceError` (``low_score="raise"``) or warns
                 with :class:`LowConfidenceWarning` (``low_score="warn"``).
+            device: where the networks run (see :meth:`predict_batch`).
 
         Returns:
             :class:`FacePrediction`: points float ``(N, 2)``, (x, y), 0-based pixel centres; ``score``.
@@ -279,7 +305,7 @@ class Cascade(nn.Module):
             raise ValueError(f"low_score must be 'raise' or 'warn', got {low_score!r}")
         image = check_image(image, name)
         if box is None:
-            found = self.predict_all(image, detector, use_level2, use_level3, flip, name, full_size)
+            found = self.predict_all(image, detector, use_level2, use_level3, flip, name, full_size, device)
             if not found:
                 from .. import detect
 
@@ -288,13 +314,14 @@ class Cascade(nn.Module):
             result = found[0]
         else:
             box = check_box(box, image.shape, name=f"{name}: box")
-            result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3, flip=flip)[0]
+            result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3, flip=flip,
+                                        device=device)[0]
         _check_score(result, min_score, low_score, name)
         return result
 
     def predict_all(self, image: np.ndarray, detector: str | None = None, use_level2: bool = True,
                     use_level3: bool = True, flip: bool = False, name: str = "image",
-                    full_size: bool | None = None) -> list[FacePrediction]:
+                    full_size: bool | None = None, device: str | torch.device | None = None) -> list[FacePrediction]:
         """Every face the detector finds, largest first (width of the landmark box); ``[]`` when none.
 
         Each :class:`FacePrediction` carries its ``detector_box``, ``detector_score`` and confidence
@@ -311,7 +338,7 @@ class Cascade(nn.Module):
         widths = found[:, 2] - found[:, 0]
         order = np.argsort(-widths, kind="stable")
         found, det_scores = found[order], det_scores[order]
-        batch = self.predict_batch([image] * len(found), found, det, use_level2, use_level3, flip=flip)
+        batch = self.predict_batch([image] * len(found), found, det, use_level2, use_level3, flip=flip, device=device)
         results = []
         for k in range(len(found)):
             r = batch[k]

@@ -73,7 +73,7 @@ def features(net2: "Level2Net | None", batch: "facelandmarks.models.cascade.Batc
     rect = batch.rectify_matrix
     out[:, 2] = np.linalg.norm(transform_points(batch.level2_points, rect) - transform_points(batch.level1_points, rect),
                                axis=-1).mean(-1) / size
-    canonical = net2.canonical.double().numpy()
+    canonical = net2.canonical.cpu().double().numpy()
     fit = fit_similarity(batch.points, canonical)  # (B, 3, 3)
     out[:, 3] = np.linalg.norm(transform_points(batch.points, fit) - canonical, axis=-1).mean(-1) / size
     return out

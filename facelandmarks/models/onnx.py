@@ -232,10 +232,15 @@ class OnnxCascade(Cascade):
 
     Its warps, fits and votes are the torch code of :class:`Cascade`, run with :data:`WARP_THREADS`
     torch thread(s): while :meth:`predict_batch` runs, ``torch.set_num_threads`` is set to it for the
-    whole process, and restored afterwards.
+    whole process, and restored afterwards. It runs on the CPU only (``device`` other than ``"cpu"``:
+    ``ValueError``).
     """
 
     def predict_batch(self, *args, **kwargs):  # same signature and result as Cascade.predict_batch
+        device = kwargs.get("device")
+        if device is not None and torch.device(device).type != "cpu":
+            raise ValueError(f"device={device!r}: the onnxruntime backend runs its networks on the CPU; "
+                             "load the torch backend for another device (load_pretrained(backend='torch'))")
         with _torch_threads(WARP_THREADS):
             return super().predict_batch(*args, **kwargs)
 
