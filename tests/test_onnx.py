@@ -77,7 +77,15 @@ def test_warps_run_in_one_torch_thread_and_threads_are_restored(faces):
     finally:
         fl_onnx.OnnxLevel1.forward = original
         torch.set_num_threads(before)
-    assert seen and set(seen) == {fl_onnx.WARP_THREADS}  # level 1 runs twice (confidence: a mirrored pass)
+    assert seen and set(seen) == {fl_onnx.WARP_THREADS}
+
+
+def test_onnxruntime_backend_runs_on_the_cpu_only(faces):
+    ort_cascade = load_pretrained(backend="onnxruntime", level2=None)
+    images, boxes = faces[0].images[:1], faces[1][:1]
+    assert ort_cascade.predict_batch(images, boxes, device="cpu").points.shape == (1, 68, 2)
+    with pytest.raises(ValueError, match="onnxruntime backend runs its networks on the CPU"):
+        ort_cascade.predict_batch(images, boxes, device="cuda")
 
 
 def test_export_round_trip(exported, torch_cascade, faces):
