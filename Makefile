@@ -13,7 +13,7 @@ BIN := $(VENV)/bin
 FACELANDMARKS_DATA ?= $(abspath ../shared/data)
 export FACELANDMARKS_DATA
 
-.PHONY: venv demo test test-fast book show-data benchmark weights clean
+.PHONY: venv demo test test-fast book results results-and-book show-data benchmark weights clean
 
 venv: $(VENV)/.installed
 
@@ -35,6 +35,20 @@ test-fast: venv
 
 book: venv
 	bash book/build.sh
+
+# Every number of docs/results.md, measured with the shipped weights (tools/fill_results.py pastes
+# the runs' outputs into tools/results_template.md). book/build.sh then checks that the notebooks
+# print the same numbers (tools/check_book_numbers.py): after new weights, `make results-and-book`.
+results: venv
+	mkdir -p out
+	$(BIN)/python benchmarks/ablation.py --out docs/results $(if $(wildcard runs/recipe/level1/level1.pt),--recipe runs/recipe)
+	$(BIN)/python benchmarks/vs_dlib.py --out docs/results --flip $(if $(wildcard runs/recipe/level2_sim/level2.pt),\
+	    --weights runs/recipe/level1/level1.pt runs/recipe/level2_sim/level2.pt \
+	    --label "paper's training: first level-1 cycle + level 2 on simulated errors") > out/vs_dlib.log
+	$(BIN)/facelandmarks benchmark --repeats 9 > out/benchmark.log
+	$(BIN)/python tools/fill_results.py docs/results/ablation.md out/vs_dlib.log out/benchmark.log
+
+results-and-book: results book
 
 show-data: venv
 	$(BIN)/facelandmarks show-data --out out/faces.png

@@ -111,7 +111,7 @@ def main() -> None:
     (args.out / "ablation.md").write_text("\n".join(lines) + "\n")
     fig, ax = plt.subplots(figsize=(7, 7))
     viz.plot_ced(curves, threshold=0.08, norm="inter_ocular", ax=ax)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=7)  # below the axes: no curve hidden
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=9)  # below the axes: no curve hidden
     ax.set_title(f"Ablation on {len(faces)} test faces, common split ({det_label} boxes)")
     fig.savefig(args.out / "ablation_ced.png", dpi=90, bbox_inches="tight")
     print(f"wrote {args.out / 'ablation.md'} and {args.out / 'ablation_ced.png'}")

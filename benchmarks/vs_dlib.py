@@ -229,7 +229,7 @@ def main() -> None:
         viz.plot_ced({k: v[mask] for k, v in errors["inter_ocular"].items()}, threshold=THRESHOLD,
                      norm="inter_ocular", ax=ax)
         ax.set_title(f"{name}: {mask.sum()} faces", fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")  # the CED's empty corner
+        ax.legend(fontsize=9, loc="upper left")  # the CED's empty corner
     fig.suptitle("CED per test split; dlib's HOG detector boxes for every method", fontsize=11)
     fig.savefig(args.out / "vs_dlib_ced.png", dpi=80, bbox_inches="tight")
     plt.close(fig)

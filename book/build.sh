@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the book: copy the notebooks, execute each ONCE (fails on any cell error), render with
-# Jupyter Book 1 (Sphinx), offline. FACELANDMARKS_FAST defaults to 1 (small subsets, tiny runs).
+# Jupyter Book 1 (Sphinx), offline. FACELANDMARKS_FAST defaults to 1: tiny training runs; every
+# evaluation uses the whole test splits in both modes, so the book shows the results page's numbers.
 set -euo pipefail
 cd "$(dirname "$0")"
 BIN=../.venv/bin
@@ -22,5 +23,13 @@ if [ ! -f _static/mathjax/tex-chtml.js ]; then
 fi
 echo "executing the notebooks (FACELANDMARKS_FAST=$FACELANDMARKS_FAST)"
 $BIN/pytest --nbmake --overwrite -q -p no:cacheprovider --durations=0 notebooks
+# every test-set number the notebooks print must equal its twin on the results page; the book
+# is rendered either way (to look at it), and the build fails afterwards if one differs
+agree=0
+$BIN/python ../tools/check_book_numbers.py notebooks ../docs/results.md || agree=$?
 $BIN/jupyter-book build . --builder html
 echo "book: $(pwd)/_build/html/index.html"
+if [ "$agree" != 0 ]; then
+    echo "the notebooks and docs/results.md disagree (above): make results, then build again" >&2
+    exit "$agree"
+fi

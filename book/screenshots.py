@@ -10,7 +10,8 @@ from PIL import Image
 from playwright.sync_api import sync_playwright
 
 PAGES = {"landing": "intro.html", "method": "method.html", "training": "notebooks/03_level1_cnn.html",
-         "level2": "notebooks/05_rectification_and_level2.html", "evaluation": "notebooks/06_evaluation.html"}
+         "level2": "notebooks/05_rectification_and_level2.html", "evaluation": "notebooks/06_evaluation.html",
+         "depth": "notebooks/04_depth_matters.html", "results": "results.html"}
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -23,8 +24,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p, tempfile.TemporaryDirectory() as profile:
         browser = p.chromium.launch_persistent_context(profile, executable_path="/usr/bin/chromium", args=FLAGS,
-                                                       viewport={"width": 1200, "height": 900})
+                                                       viewport={"width": 1600, "height": 900})
         page = browser.new_page()
+        page.set_default_timeout(180_000)  # a busy machine can take longer than the default 30 s
         for name, rel in PAGES.items():
             page.goto((args.html / rel).resolve().as_uri())
             page.wait_for_timeout(1500)  # MathJax typesetting

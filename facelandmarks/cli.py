@@ -137,9 +137,16 @@ def _save_overlay(path: Path, image: np.ndarray, results: object, title: str) ->
     import matplotlib.pyplot as plt
 
     from . import viz
+    from .geometry import points_box
+    from .schemes import IBUG68
 
     results = results if isinstance(results, list) else [results]
-    fig, ax = plt.subplots(figsize=(6, 6 * image.shape[0] / image.shape[1]))
+    zoom = len(results) == 1  # one face: a zoomed panel beside the photo, where the points are legible
+    aspect = image.shape[0] / image.shape[1]
+    if zoom:
+        fig, (ax, zoom_ax) = plt.subplots(1, 2, figsize=(11, 5.5 * max(aspect, 0.6)), layout="constrained")
+    else:
+        fig, ax = plt.subplots(figsize=(6, 6 * aspect))
     ax.imshow(image)
     for k, result in enumerate(results):
         box = getattr(result, "detector_box", None)
@@ -152,8 +159,19 @@ def _save_overlay(path: Path, image: np.ndarray, results: object, title: str) ->
             if result.score is not None:
                 label += f" ({result.score:.2f})" if label else f"score {result.score:.2f}"
             ax.text(x0, y0 - 2, label, color="yellow", fontsize=7, va="bottom")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title, fontsize=10)
     ax.axis("off")
+    if zoom:
+        result = results[0]
+        zoom_ax.imshow(image)
+        viz.draw_landmarks(zoom_ax, result.points, size=20)
+        x0, y0, x1, y1 = points_box(result.points)
+        pad = 0.15 * max(x1 - x0, y1 - y0)
+        zoom_ax.set_xlim(x0 - pad, x1 + pad)
+        zoom_ax.set_ylim(y1 + pad, y0 - pad)
+        zoom_ax.set_title("zoom on the face: the 68 points, coloured by group", fontsize=10)
+        zoom_ax.axis("off")
+        viz.group_legend(fig, loc="outside lower center", ncol=len(IBUG68.groups))
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
 

@@ -9,6 +9,7 @@ Each notebook starts with::
 ``FAST`` comes from ``$FACELANDMARKS_FAST`` (``1``: small subsets and tiny training runs, for CI and
 quick looks; unset or ``0``: everything); ``course.setup(fast=True)`` forces it from the notebook.
 ``DATA`` is the data folder (``$FACELANDMARKS_DATA``, holding ``300w/`` and ``human/``).
+:func:`shipped_logs` finds the training logs that ship with the level-1 weights (notebooks 3 and 4).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import NamedTuple
 
 from .datasets import DataNotFoundError, data_root
 
-__all__ = ["FAST_ENV_VAR", "Setup", "setup"]
+__all__ = ["FAST_ENV_VAR", "Setup", "setup", "shipped_logs"]
 
 FAST_ENV_VAR = "FACELANDMARKS_FAST"
 """The environment variable that turns FAST mode on (``1``) or off (``0``, the default)."""
@@ -68,3 +69,41 @@ def setup(fast: bool | None = None, data: bool = True, quiet: bool = False) -> S
         where = f"data in {folder}" if folder is not None else "no data folder ($FACELANDMARKS_DATA not set)"
         print("FAST mode" if fast else "full mode", "-", where)
     return Setup(bool(fast), folder)
+
+
+# The per-epoch logs of the shipped level-1 networks, one CSV per training cycle, in order:
+# first those of `facelandmarks recipe --install` (weights/logs/recipe/STEP.csv), else the logs
+# of the hand-run cycles that trained the earlier weights (weights/logs/NAME_level1_log.csv).
+_RECIPE_CYCLES = {"deep": ("level1", "level1_c2"), "shallow": ("shallow",)}
+_EARLIER_CYCLES = {"deep": ("deep", "deep2", "deep3", "deep4"), "shallow": ("shallow", "shallow2")}
+
+
+def shipped_logs(network: str = "deep") -> list[Path]:
+    """The training logs of a shipped level-1 network: one CSV per cosine cycle, first cycle first.
+
+    Each cycle started from the weights of the one before; read them with
+    :func:`facelandmarks.train.read_log` or plot them with :func:`facelandmarks.viz.plot_training_log`
+    (which numbers the epochs on across cycles).
+
+    Args:
+        network: ``"deep"`` (the paper's Table 1a) or ``"shallow"`` (the depth ablation's baseline).
+
+    Returns:
+        The CSV paths under ``facelandmarks/weights/logs``: the recipe's (``recipe/STEP.csv``,
+        written by ``facelandmarks recipe --install``) where they are there, else the earlier
+        weights' (``NAME_level1_log.csv``).
+
+    Raises:
+        ValueError: ``network`` is neither ``"deep"`` nor ``"shallow"``.
+        FileNotFoundError: no log of that network ships with the package (naming the folder).
+    """
+    if network not in _RECIPE_CYCLES:
+        raise ValueError(f"network must be 'deep' or 'shallow', got {network!r}")
+    logs = Path(__file__).parent / "weights" / "logs"
+    recipe = [logs / "recipe" / f"{step}.csv" for step in _RECIPE_CYCLES[network]]
+    earlier = [logs / f"{name}_level1_log.csv" for name in _EARLIER_CYCLES[network]]
+    for paths in (recipe, earlier):
+        found = [p for p in paths if p.is_file()]
+        if found:
+            return found
+    raise FileNotFoundError(f"no training log of the shipped {network} level 1 in {logs}")

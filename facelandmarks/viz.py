@@ -32,7 +32,7 @@ from . import metrics
 from .geometry import as_points, check_box, points_box
 from .schemes import IBUG68, LandmarkScheme
 
-__all__ = ["draw_landmarks", "draw_box", "show_faces", "group_legend", "plot_ced", "plot_training_log",
+__all__ = ["draw_landmarks", "numbered_points", "draw_box", "show_faces", "group_legend", "plot_ced", "plot_training_log",
            "plot_point_errors", "data_overlay"]
 
 OVERLAY_COLORS = ("lime", "red", "cyan", "orange", "magenta", "yellow")
@@ -84,8 +84,61 @@ def draw_landmarks(ax: Axes, points: np.ndarray, scheme: LandmarkScheme = IBUG68
     ax.scatter(pts[:, 0], pts[:, 1], s=size, c=colors, edgecolors="black", linewidths=0.3, label=label, zorder=3)
     if numbers:
         for i, (x, y) in enumerate(pts):
-            ax.annotate(str(i + 1), (x, y), fontsize=6, color="white", xytext=(2, 2), textcoords="offset points")
+            ax.annotate(str(i + 1), (x, y), fontsize=7, color="white", xytext=(2, 2), textcoords="offset points")
     return ax
+
+
+def numbered_points(image: np.ndarray, points: np.ndarray, scheme: LandmarkScheme = IBUG68,
+                    zooms: Sequence[Sequence[str]] = (("right_eye", "left_eye"), ("mouth",)),
+                    title: str | None = None) -> Figure:
+    """The points' 1-based numbers, legible: the face on the left, zoomed panels on the right.
+
+    Args:
+        image: ``(H, W, 3)`` or ``(H, W)``.
+        points: ``(N, 2)``, (x, y), N = ``scheme.n_points``.
+        zooms: one zoomed panel per entry: the groups of ``scheme.groups`` it shows (its view is the
+            box of their points with a margin, so neighbouring points may show too).
+        title: above the face.
+
+    Returns:
+        the Figure: the face's Axes first, then one Axes per zoom.
+
+    Raises:
+        ValueError: a zoom names a group the scheme does not have.
+    """
+    pts = as_points(points, "points", scheme.n_points)
+    fig = plt.figure(figsize=(11, 6.2), layout="constrained")
+    grid = fig.add_gridspec(len(zooms), 2, width_ratios=(1, 1))
+    face_ax = fig.add_subplot(grid[:, 0])
+    face_ax.imshow(_displayable(image))
+    draw_landmarks(face_ax, pts, scheme, numbers=True, size=10)
+    box = points_box(pts)
+    pad = 0.1 * (box[2:] - box[:2]).max()
+    face_ax.set_xlim(box[0] - pad, box[2] + pad)
+    face_ax.set_ylim(box[3] + pad, box[1] - pad)
+    face_ax.axis("off")
+    if title:
+        face_ax.set_title(title, fontsize=11)
+    for k, groups in enumerate(zooms):
+        unknown = [g for g in groups if g not in scheme.groups]
+        if unknown:
+            raise ValueError(f"zooms: unknown groups {unknown}; the scheme has {list(scheme.groups)}")
+        idx = np.concatenate([np.asarray(scheme.groups[g]) for g in groups])
+        ax = fig.add_subplot(grid[k, 1])
+        ax.imshow(_displayable(image))
+        draw_landmarks(ax, pts, scheme, size=25)
+        zb = points_box(pts[idx])
+        zpad = 0.25 * (zb[2:] - zb[:2]).max()
+        for i in idx:
+            ax.annotate(str(i + 1), pts[i], fontsize=10, color="white", xytext=(3, 3),
+                        textcoords="offset points", fontweight="bold")
+        ax.set_xlim(zb[0] - zpad, zb[2] + zpad)
+        ax.set_ylim(zb[3] + zpad, zb[1] - zpad)
+        ax.set_title("zoom: " + ", ".join(g.replace("_", " ") for g in groups)
+                     + f" (points {', '.join(f'{scheme.groups[g][0] + 1}-{scheme.groups[g][-1] + 1}' for g in groups)})",
+                     fontsize=10)
+        ax.axis("off")
+    return fig
 
 
 def draw_box(ax: Axes, box: np.ndarray, color: str = "yellow", label: str | None = None, **kw) -> Axes:
@@ -104,7 +157,7 @@ def group_legend(target: Axes | Figure, scheme: LandmarkScheme = IBUG68, **kw) -
     handles = [Line2D([], [], marker="o", ls="", color=scheme.group_colors.get(g, "white"),
                       markeredgecolor="black", markeredgewidth=0.3, label=g.replace("_", " "))
                for g in scheme.groups]
-    target.legend(handles=handles, **{"fontsize": 8, **kw})
+    target.legend(handles=handles, **{"fontsize": 9, **kw})
 
 
 def show_faces(images: Sequence[np.ndarray], points_list: Sequence, titles: Sequence[str] | None = None,
@@ -151,10 +204,10 @@ def show_faces(images: Sequence[np.ndarray], points_list: Sequence, titles: Sequ
             draw_landmarks(ax, entry, scheme, size=6)
             by_group = True
         if titles is not None:
-            ax.set_title(titles[i], fontsize=8)
+            ax.set_title(titles[i], fontsize=9)
     if legend and label_colors:
         handles = [Line2D([], [], marker="o", ls="-", color=c, label=label) for label, c in label_colors.items()]
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8)
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=10)
     elif legend and by_group:
         group_legend(fig, scheme, loc="outside lower center", ncol=len(scheme.groups))
     return fig
@@ -189,54 +242,88 @@ def plot_ced(errors: Mapping[str, np.ndarray], threshold: float = 0.08, norm: st
     ax.set_xlabel(f"NME ({norm})")
     ax.set_ylabel("fraction of images with NME <= x")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    # below the axes: inside, the legend would hide the curves of a weak method
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, frameon=False)
     return ax
 
 
-_LOG_CURVES = (  # (column, axis, line style, legend text)
-    ("val_nme", "nme", "-", "validation NME"),
-    ("val_start_nme", "nme", "-.", "validation NME before refinement"),
-    ("train_loss", "loss", "--", "training loss"),
-    ("val_loss", "loss", ":", "validation loss"),
+_LOG_PANELS = (  # (column, panel title); one panel per quantity a log holds
+    ("val_nme", "validation NME (inter_ocular)"),
+    ("val_start_nme", "validation NME before refinement"),
+    ("train_loss", "training loss"),
+    ("val_loss", "validation loss"),
 )
 
 
-def plot_training_log(logs: Mapping[str, str | os.PathLike | list[dict]], ax: Axes | None = None) -> Axes:
-    """Per epoch: validation NME (left axis) and training / validation loss (right axis) of each run.
-
-    Args:
-        logs: run name -> a training log CSV (:func:`facelandmarks.train.read_log`) or its rows
-            (dicts with ``epoch`` and some of ``train_loss``, ``val_loss``, ``val_nme``,
-            ``val_start_nme``). A colour per run, a line style per quantity.
-
-    Returns:
-        the NME Axes; the loss Axes is its twin (``ax.figure.axes``).
-    """
+def _log_rows(log: str | os.PathLike | list[dict] | Sequence) -> tuple[list[dict], list[float]]:
+    """One run's rows, its cycles concatenated with continuous epoch numbers; the epochs where a
+    cycle after the first starts."""
     from .train import read_log  # train imports torch models; keep viz light until it is needed
 
-    ax = _new_axes(ax, (7, 4))
-    loss_ax = ax.twinx()
-    seen: set[str] = set()
-    handles = []
-    for i, (name, log) in enumerate(logs.items()):
-        rows = log if isinstance(log, list) else read_log(log)
+    is_cycles = isinstance(log, (list, tuple)) and log and not isinstance(log[0], Mapping)
+    cycles = list(log) if is_cycles else [log]
+    rows: list[dict] = []
+    starts: list[float] = []
+    for k, cycle in enumerate(cycles):
+        part = cycle if isinstance(cycle, list) else read_log(cycle)
+        offset = rows[-1]["epoch"] if rows else 0
+        if k:
+            starts.append(offset + 0.5)
+        rows += [{**r, "epoch": r["epoch"] + offset} for r in part]
+    return rows, starts
+
+
+def plot_training_log(logs: Mapping[str, str | os.PathLike | list[dict] | Sequence],
+                      title: str | None = None, log_scale: bool = False) -> Figure:
+    """Per epoch, one panel per quantity: validation NME, training loss, validation loss (and, for
+    level-2 logs, the validation NME before refinement); a colour per run.
+
+    Args:
+        logs: run name -> a training log CSV (:func:`facelandmarks.train.read_log`), its rows (dicts
+            with ``epoch`` and some of ``train_loss``, ``val_loss``, ``val_nme``, ``val_start_nme``),
+            or a list of CSVs (cycles of one run: each continues from the last; the epochs count on
+            across them and a dotted line marks where a cycle starts).
+        title: the figure's title.
+        log_scale: logarithmic y axes (losses that fall by orders of magnitude); otherwise the
+            y axes start at zero.
+
+    Returns:
+        the Figure; its Axes in the order of the panels (``fig.axes``).
+
+    Raises:
+        ValueError: a log without rows.
+    """
+    runs = {}
+    for name, log in logs.items():
+        rows, starts = _log_rows(log)
         if not rows:
             raise ValueError(f"training log {name!r} has no rows")
-        epochs = [r["epoch"] for r in rows]
-        color = f"C{i}"
-        for column, which, style, _ in _LOG_CURVES:
+        runs[name] = (rows, starts)
+    panels = [(c, t) for c, t in _LOG_PANELS if any(c in rows[0] for rows, _ in runs.values())]
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.4, 3.4), squeeze=False,
+                             layout="constrained")
+    for ax, (column, text) in zip(axes[0], panels):
+        for i, (name, (rows, starts)) in enumerate(runs.items()):
             if column in rows[0]:
-                (ax if which == "nme" else loss_ax).plot(epochs, [r[column] for r in rows], style, color=color, lw=1.5)
-                seen.add(column)
-        handles.append(Line2D([], [], color=color, lw=3, label=name))
-    handles += [Line2D([], [], color="gray", ls=style, label=text) for column, _, style, text in _LOG_CURVES
-                if column in seen]
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("validation NME (inter_ocular)")
-    loss_ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
-    ax.legend(handles=handles, fontsize=7, loc="upper right")
-    return ax
+                ax.plot([r["epoch"] for r in rows], [r[column] for r in rows], color=f"C{i}", lw=1.5,
+                        label=name)
+            for x in starts:
+                ax.axvline(x, color=f"C{i}", ls=":", lw=1)
+        ax.set_title(text, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        if log_scale:
+            ax.set_yscale("log")
+        else:  # from zero: a cut axis would make a flat curve look like a large change
+            ax.set_ylim(0, 1.05 * ax.get_ylim()[1])
+    if len(runs) > 1 or any(starts for _, starts in runs.values()):
+        handles = [Line2D([], [], color=f"C{i}", lw=2, label=name) for i, name in enumerate(runs)]
+        if any(starts for _, starts in runs.values()):
+            handles.append(Line2D([], [], color="gray", ls=":", label="a new cycle starts"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
 
 
 def plot_point_errors(errors: np.ndarray, scheme: LandmarkScheme = IBUG68, ax: Axes | None = None,
@@ -257,7 +344,7 @@ def plot_point_errors(errors: np.ndarray, scheme: LandmarkScheme = IBUG68, ax: A
     ax.set_xlabel("landmark (1-based number)")
     ax.set_ylabel(label)
     ax.set_xlim(0.3, scheme.n_points + 0.7)
-    group_legend(ax, scheme, ncol=len(scheme.groups), fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+    group_legend(ax, scheme, ncol=len(scheme.groups), fontsize=9, loc="lower center", bbox_to_anchor=(0.5, 1.0),
                  frameon=False)
     return ax
 

@@ -67,3 +67,17 @@ def auc(errors: np.ndarray, threshold: float = 0.08) -> float:
     xs = np.linspace(0, threshold, 1001)
     ced = (np.asarray(errors)[None, :] <= xs[:, None]).mean(axis=1)
     return float(np.trapezoid(ced, xs) / threshold)
+
+
+def worker_nme(worker: np.ndarray, window, reference: np.ndarray) -> float:
+    """One LFPW worker's NME on one prepared face, by hand: photo -> prepared face (the crop window is
+    size x size photo pixels from (x0, y0), resized to out_size; pixel centres, so the window's extent
+    starts half a pixel before x0), keep the 17 points with an iBUG twin, / outer-eye-corner distance."""
+    from facelandmarks.human import LFPW_POINTS, LFPW_TO_IBUG68
+
+    s = window.out_size / window.size
+    moved = (np.asarray(worker, dtype=float) - [window.x0 - 0.5, window.y0 - 0.5]) * s - 0.5
+    kept = [LFPW_POINTS.index(name) for name in LFPW_TO_IBUG68]
+    ibug = [LFPW_TO_IBUG68[name] - 1 for name in LFPW_TO_IBUG68]  # 1-based -> 0-based
+    err = np.linalg.norm(moved[kept] - reference[ibug], axis=1)
+    return float(err.mean() / np.linalg.norm(reference[36] - reference[45]))

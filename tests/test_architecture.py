@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("models", {"models", "models.level1", "models.level2", "models.files", "models.confidence", "models.cascade", "models.quantize",
                 "models.pretrained", "models.onnx"}),
     ("training", {"train"}),
-    ("evaluation", {"evaluation", "benchmark", "human", "human.formats", "human.analysis", "human.repeatability",
+    ("evaluation", {"evaluation", "benchmark", "human", "human.formats", "human.lfpw_test", "human.analysis", "human.repeatability",
                     "human.figures", "human.session", "human.study", "human.__main__"}),
     ("presentation", {"viz", "widgets", "widgets.drawing", "widgets.browser", "widgets.cascade_viewer",
                       "widgets.ced_explorer", "widgets.annotator", "labs", "course", "cli", "recipe"}),

@@ -147,6 +147,14 @@ def test_repeatability(errors: human.AnnotationErrors, refs: dict) -> None:
     assert human.repeatability(same, refs).mean_spread == pytest.approx([0.0])
 
 
+def test_repeatability_by_pass_is_drawn_from_zero(errors: human.AnnotationErrors, refs: dict) -> None:
+    """A cut y-axis would make the small changes from one pass to the next look large."""
+    fig = human.plot_repeatability(human.repeatability(errors, refs), errors)
+    by_pass = fig.axes[1]
+    assert by_pass.get_ylim()[0] == 0
+    assert by_pass.get_ylim()[1] > max(line.get_ydata().max() for line in by_pass.lines)
+
+
 def test_percentile_of() -> None:
     sample = np.array([1.0, 2.0, 3.0, 4.0])
     assert human.percentile_of(0.5, sample) == 0.0
@@ -401,6 +409,81 @@ def test_pool_sessions(tmp_path: Path, refs: dict, table: human.ClickTable) -> N
         plt.close(fig)
     with pytest.raises(ValueError):
         human.pool_sessions([], references=refs)
+
+
+def test_a_class_collects_sessions_without_collisions_or_duplicates(tmp_path: Path, refs: dict, monkeypatch) -> None:
+    """Issue 18: every file used to default to the same name and annotator, so a class's files
+    collided, and a copied file counted as another learner."""
+    ada, bob = _session(refs, (2.0, 0.0), name="ada"), _session(refs, (0.0, 6.0), name="bob")
+    twin = _session(refs, (2.0, 0.0), name="learner")  # the default annotator, twice
+    other = _session(refs, (1.0, 1.0), name="learner")
+    # unique default names: annotator, start time, session id
+    monkeypatch.chdir(tmp_path)
+    files = [s.save() for s in (ada, bob, twin, other)]
+    assert len({f.name for f in files}) == 4 and files[0].name.startswith("ada_") and files[0].parent == Path(".")
+    assert ada.session_id[:8] in files[0].name and ada.session_id != bob.session_id
+    assert human.AnnotationSession.load(files[0]).session_id == ada.session_id
+    assert ada.save(tmp_path) == tmp_path / ada.default_filename()  # a folder: the default name in it
+    # a shared file name: another annotator's session is not overwritten; the same annotator's is
+    shared = bob.save(tmp_path / "my_annotations.json")
+    with pytest.raises(FileExistsError, match=r"another session \(annotator 'bob'.*not this one \('ada'"):
+        ada.save(shared)
+    assert bob.save(shared) == shared  # the same session again: its file is updated
+    bob_again = _session(refs, name="bob")  # the same name, another session: not overwritten either
+    with pytest.raises(FileExistsError, match=rf"id {bob.session_id}\), not this one \('bob', id {bob_again.session_id}"):
+        bob_again.save(shared)
+    # pooling: two sessions of the default name are two learners; a copy of a file is refused
+    pooled = human.pool_sessions(files, references=refs)
+    assert len(set(pooled.annotator.tolist())) == 4 and len(pooled.annotation_keys()) == 4 * 4
+    copy = tmp_path / "copy.json"
+    copy.write_text(files[1].read_text())
+    with pytest.raises(ValueError, match=r"bob_.*\.json and .*copy.json are the same session"):
+        human.pool_sessions(files + [copy], references=refs)
+    # a file saved before session ids existed: identical clicks give the copy away
+    doc = json.loads(files[1].read_text())
+    del doc["session_id"]
+    copy.write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match="identical clicks"):
+        human.pool_sessions(files + [copy], references=refs)
+    assert len(human.pool_sessions([files[0], copy], references=refs).annotation_keys()) == 8
+    assert human.AnnotationSession.load(copy).default_filename().endswith("_no-id.json")
+
+
+def test_the_instructors_pooling_snippet_runs(tmp_path: Path, refs: dict, monkeypatch) -> None:
+    """labs/INSTRUCTOR.md's pooling code, run as printed on a class's folder: three students (two
+    kept the default name "you"), one image each as in the 2-hour lab; then one file handed in twice."""
+    guide = (Path(__file__).resolve().parent.parent / "labs" / "INSTRUCTOR.md").read_text(encoding="utf-8")
+    blocks = [b.split("```", 1)[0] for b in guide.split("```python\n")[1:]]
+    snippet = next(b for b in blocks if "pool_sessions" in b)
+    folder = tmp_path / "sessions"
+    folder.mkdir()
+    for name, offset in (("ada", (1.0, 0.0)), ("you", (0.0, 2.0)), ("you", (3.0, 1.0))):
+        s = human.AnnotationSession(name, images=human.JDC_IMAGES[:1])
+        for k, _ in enumerate(s.point_ids):
+            s.click(*(refs[s.images[0]][k] + offset))
+        s.save(folder)
+    code = snippet.replace("/course/sessions", str(folder))
+    assert code != snippet, "the guide's snippet no longer reads /course/sessions"
+    scope: dict = {}
+    exec(compile(code, "INSTRUCTOR.md", "exec"), scope)  # noqa: S102 - the guide's own code
+    assert len(set(scope["learners"].annotator.tolist())) == 3 and len(scope["learners"].annotation_keys()) == 3
+    assert len(scope["figs"]) == 2  # the per-point figure compares on the image the class took
+    assert "on indoor_006.png (the images the class annotated)" in scope["figs"][1].axes[0].get_title()
+    n = len(human.JDC_IMAGES)
+    model = human.ModelErrors(list(human.JDC_IMAGES), human.JDC_IBUG_POINTS, np.zeros((n, 4)), ["detector"] * n,
+                              np.zeros((n, 2, 4)), np.zeros((n, 2, 68, 2)), np.zeros((n, 68, 2)),
+                              np.arange(n * 2 * 19.0).reshape(n, 2, 19), np.arange(n * 2.0).reshape(n, 2),
+                              np.arange(n * 1.0), np.zeros((n, 2, 19), bool))
+    from facelandmarks.human.session import _model_on
+    one = _model_on(model, ["indoor_052.png", "not-an-image.png"])
+    assert one.images == ["indoor_052.png"] and one.nme.tolist() == [[2.0, 3.0]] and one.point_errors.shape == (1, 2, 19)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    again = folder / "ada (2).json"  # the same file uploaded twice
+    again.write_text(next(folder.glob("ada_*.json")).read_text())
+    with pytest.raises(ValueError, match="are the same session"):
+        exec(compile(code, "INSTRUCTOR.md", "exec"), {})  # noqa: S102
 
 
 def test_consensus_offset(errors: human.AnnotationErrors, refs: dict) -> None:

@@ -122,25 +122,70 @@ def test_plot_training_log_from_rows_and_from_csv(tmp_path):
     path = tmp_path / "log.csv"
     path.write_text("epoch,train_loss,val_loss,val_nme,lr,seconds\n"
                     + "".join(f"{r['epoch']},{r['train_loss']},{r['val_loss']},{r['val_nme']},0.001,3\n" for r in rows))
-    ax = viz.plot_training_log({"from rows": rows, "from csv": path})
-    loss_ax = [a for a in ax.figure.axes if a is not ax][0]
-    assert len(ax.lines) == 2 and len(loss_ax.lines) == 4  # NME per run; train + val loss per run
-    np.testing.assert_allclose(ax.lines[1].get_ydata(), [r["val_nme"] for r in rows])
-    np.testing.assert_allclose(loss_ax.lines[3].get_ydata(), [r["val_loss"] for r in rows])
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["from rows", "from csv", "validation NME", "training loss", "validation loss"]
-    assert "NME" in ax.get_ylabel() and ax.get_xlabel() == "epoch"
-    ax.figure.canvas.draw()
+    fig = viz.plot_training_log({"from rows": rows, "from csv": path}, title="two runs")
+    nme_ax, train_ax, val_ax = fig.axes  # one panel per quantity, no twin axes
+    assert [ax.get_title() for ax in fig.axes] == ["validation NME (inter_ocular)", "training loss",
+                                                   "validation loss"]
+    assert all(len(ax.lines) == 2 for ax in fig.axes)  # one line per run in every panel
+    np.testing.assert_allclose(nme_ax.lines[1].get_ydata(), [r["val_nme"] for r in rows])
+    np.testing.assert_allclose(val_ax.lines[1].get_ydata(), [r["val_loss"] for r in rows])
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["from rows", "from csv"]
+    assert fig.get_suptitle() == "two runs" and nme_ax.get_xlabel() == "epoch"
+    fig.canvas.draw()
+
+
+def test_plot_training_log_draws_its_axes_from_zero():
+    """A nearly flat validation NME (an overfitting run) must look flat, not like a large swing."""
+    rows = [{"epoch": e, "train_loss": 0.09 / e, "val_nme": 0.2266 - 0.0001 * e} for e in range(1, 9)]
+    nme_ax, train_ax = viz.plot_training_log({"run": rows}).axes
+    assert nme_ax.get_ylim()[0] == 0 and train_ax.get_ylim()[0] == 0
+    assert nme_ax.get_ylim()[1] > 0.2266
+    log_ax = viz.plot_training_log({"run": rows}, log_scale=True).axes[0]
+    assert log_ax.get_yscale() == "log" and log_ax.get_ylim()[0] > 0
+
+
+def test_plot_training_log_numbers_cycles_continuously(tmp_path):
+    first = [{"epoch": e, "train_loss": 1.0, "val_nme": 0.2} for e in range(1, 4)]
+    second = [{"epoch": e, "train_loss": 0.5, "val_nme": 0.1} for e in range(1, 3)]
+    fig = viz.plot_training_log({"deep": [first, second]})
+    nme_ax = fig.axes[0]
+    np.testing.assert_allclose(nme_ax.lines[0].get_xdata(), [1, 2, 3, 4, 5])  # not 1, 2, 3, 1, 2
+    cycle_marks = [line for line in nme_ax.lines if line.get_linestyle() == ":"]
+    assert len(cycle_marks) == 1 and cycle_marks[0].get_xdata()[0] == 3.5
+    assert "a new cycle starts" in [t.get_text() for t in fig.legends[0].get_texts()]
+    with pytest.raises(ValueError, match="training log 'empty' has no rows"):
+        viz.plot_training_log({"empty": []})
 
 
 def test_plot_training_log_of_the_shipped_logs():
-    # level-2 logs also hold the NME before refinement: a second NME line per run
-    logs = sorted((Path(viz.__file__).parent / "weights" / "logs").glob("*.csv"))
+    # level-2 logs also hold the NME before refinement: a panel of its own
+    logs = sorted((Path(viz.__file__).parent / "weights" / "logs").rglob("*_log.csv"))
+    logs = [p for p in logs if "epoch" in p.read_text().splitlines()[0]]
     if not logs:
         pytest.skip("no shipped training logs in facelandmarks/weights/logs")
-    ax = viz.plot_training_log({p.stem: p for p in logs})
+    fig = viz.plot_training_log({p.stem: p for p in logs})
     n_level2 = sum("val_start_nme" in p.read_text().splitlines()[0] for p in logs)
-    assert len(ax.lines) == len(logs) + n_level2
+    titles = [ax.get_title() for ax in fig.axes]
+    assert ("validation NME before refinement" in titles) == (n_level2 > 0)
+    assert len(fig.axes[0].lines) == sum("val_nme" in p.read_text().splitlines()[0] for p in logs)
+
+
+def test_numbered_points_zooms_on_the_eyes_and_the_mouth():
+    shape = SHAPE.copy()
+    shape[48:68] = 50 + 0.2 * (SHAPE[48:68] - 50)  # a mouth smaller than the face, as in a photo
+    fig = viz.numbered_points(IMAGE, shape, title="a face")
+    face_ax, eyes_ax, mouth_ax = fig.axes
+    assert len(face_ax.texts) == 68 and face_ax.get_title() == "a face"
+    assert sorted(int(t.get_text()) for t in eyes_ax.texts) == list(range(37, 49))
+    assert sorted(int(t.get_text()) for t in mouth_ax.texts) == list(range(49, 69))
+    x0, x1 = mouth_ax.get_xlim()
+    mouth = shape[48:68]
+    assert x0 < mouth[:, 0].min() and x1 > mouth[:, 0].max()  # the mouth is in view, zoomed
+    assert x1 - x0 < face_ax.get_xlim()[1] - face_ax.get_xlim()[0]
+    with pytest.raises(ValueError, match="unknown groups"):
+        viz.numbered_points(IMAGE, SHAPE, zooms=(("ears",),))
+    fig.canvas.draw()
 
 
 def test_plot_point_errors():

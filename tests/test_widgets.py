@@ -247,7 +247,7 @@ def one_image_session(data_root):
     return human.AnnotationSession("tester", images=["i001qa-mn.jpg"], root=data_root)
 
 
-def test_annotator_clicks_zoom_undo_save(one_image_session, tmp_path):
+def test_annotator_clicks_zoom_undo_save(one_image_session, tmp_path, monkeypatch):
     from facelandmarks import human, load_pretrained
 
     s = one_image_session
@@ -269,6 +269,14 @@ def test_annotator_clicks_zoom_undo_save(one_image_session, tmp_path):
     assert s.n_done == 1 and "point 2 of" in a.prompt.value
     a.save_button.click()
     assert human.AnnotationSession.load(tmp_path / "me.json", s.root).n_done == 1 and "saved 1 clicks" in a.status.value
+    a.save_path = None  # the default: this folder, under the session's own unique name
+    monkeypatch.chdir(tmp_path)
+    a.save_button.click()
+    assert (tmp_path / s.default_filename()).is_file() and s.session_id[:8] in s.default_filename()
+    other = widgets.annotation_widget(human.AnnotationSession("tester", images=s.images, root=s.root),
+                                      save_path=str(tmp_path / "me.json"), score=False)
+    other.save_button.click()  # another session, the same file: refused, and the widget says so
+    assert "could not save" in other.status.value and "another session" in other.status.value
     a.score_button.click()
     assert "No image is complete yet" in a.result.value
 

@@ -1,4 +1,5 @@
-"""Write docs/results.md from tools/results_template.md and the outputs of the benchmark runs (verbatim).
+"""Write docs/results.md from tools/results_template.md and the outputs of the benchmark runs (verbatim);
+`make results` runs all four commands:
 
     .venv/bin/python benchmarks/ablation.py --out docs/results
     .venv/bin/python benchmarks/vs_dlib.py --out docs/results > out/vs_dlib.log

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 import time
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
@@ -79,10 +81,16 @@ class AnnotationSession:
         s.clicks_for(image)                           # (P, 2) for one image
         s.score(errors, model)                        # SessionScore: you vs crowd / experts / model
         s.save(path); AnnotationSession.load(path)    # JSON, written atomically
+        s.save()                                      # to s.default_filename(): annotator, time, session id
+        s.session_id                                  # a random id (uuid4 hex), kept in the file
         s.to_table(references)                        # the clicks as a ClickTable (group "learner")
 
     Order: image by image, and within an image the points in ``point_ids`` order (which the
     widget shows with :data:`JDC_POINT_NAMES`). Scores use only completed images.
+
+    A class collects sessions as files: every session has its own ``session_id``, its default file
+    name holds the annotator, the start time and that id (so a class's files never collide), and
+    :func:`pool_sessions` refuses the same session twice (a copied file is not another learner).
     """
 
     FORMAT = "facelandmarks.human.session/1"
@@ -105,6 +113,19 @@ class AnnotationSession:
         self._clicks = np.full((len(self.images), len(self.point_ids), 2), np.nan)
         self._n = 0  # clicks made = position of the cursor in image-major order
         self.created = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.session_id = uuid.uuid4().hex  # tells sessions apart, whatever their files are called
+
+    def default_filename(self) -> str:
+        """``<annotator>_<YYYYmmdd-HHMMSS>_<first 8 hex digits of session_id>.json``, unique per session.
+
+        Example:
+            >>> s = AnnotationSession("Ada L.")
+            >>> s.default_filename().startswith("Ada-L_") and s.default_filename().endswith(s.session_id[:8] + ".json")
+            True
+        """
+        name = re.sub(r"[^A-Za-z0-9_-]+", "-", self.annotator).strip("-_") or "annotator"
+        stamp = re.sub(r"[^0-9T]", "", self.created).replace("T", "-")
+        return f"{name}_{stamp}_{self.session_id[:8] or 'no-id'}.json"  # no id: a file saved before ids existed
 
     # --- state -------------------------------------------------------------------------------
     @property
@@ -238,11 +259,38 @@ class AnnotationSession:
             per_point[im] = mine.point_errors[k]
         return SessionScore(rows, points, per_point)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write the session as JSON (to a temporary file first, then renamed: never half-written)."""
-        path = Path(path)
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the session as JSON (to a temporary file first, then renamed: never half-written).
+
+        Args:
+            path: the file; an existing folder or ``None`` (the current folder) saves there under
+                :meth:`default_filename`.
+
+        Returns:
+            The file written.
+
+        Raises:
+            FileExistsError: ``path`` holds another session: another annotator's, or another session
+                id (two learners who kept the same name and chose the same file in a shared folder).
+                Saving the same session again overwrites its file; the message names both.
+        """
+        path = Path(path) if path is not None else Path(self.default_filename())
+        if path.is_dir():
+            path = path / self.default_filename()
+        if path.is_file():
+            try:
+                other = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                other = None
+            if isinstance(other, dict) and other.get("format") == self.FORMAT and (
+                    other.get("annotator") != self.annotator
+                    or other.get("session_id") and other.get("session_id") != self.session_id):
+                raise FileExistsError(f"{path} holds another session (annotator {other.get('annotator')!r}, id "
+                                      f"{other.get('session_id') or 'none'}), not this one ({self.annotator!r}, id "
+                                      f"{self.session_id or 'none'}): save under another name (session.save() "
+                                      f"picks {self.default_filename()!r})")
         doc = {
-            "format": self.FORMAT, "annotator": self.annotator, "created": self.created,
+            "format": self.FORMAT, "annotator": self.annotator, "session_id": self.session_id, "created": self.created,
             "saved": time.strftime("%Y-%m-%dT%H:%M:%S"), "coordinates": "x, y; 0-based pixel centres",
             "images": list(self.images), "point_ids": list(self.point_ids), "n_done": self._n,
             "clicks": {im: [None if np.isnan(c).any() else [float(c[0]), float(c[1])] for c in self._clicks[k]]
@@ -283,6 +331,8 @@ class AnnotationSession:
         except (ValueError, TypeError) as err:
             raise SessionFormatError(f"{path}: {err}") from None
         session.created = str(doc.get("created", session.created))
+        # files saved before session ids existed get none: pooling then tells them apart by their clicks
+        session.session_id = str(doc["session_id"]) if doc.get("session_id") else ""
         flat = []
         for im in session.images:
             clicks = doc["clicks"].get(im) if isinstance(doc["clicks"], dict) else None
@@ -308,8 +358,15 @@ def pool_sessions(paths: Iterable[str | os.PathLike], references: Mapping[str, n
                   root: str | os.PathLike | None = None) -> ClickTable:
     """Pool several learners' saved sessions into one :class:`ClickTable` (group ``"learner"``).
 
-    Only completed images count. Learners with the same name are told apart by their file name.
+    Only completed images count; each session counts as one learner. Sessions of the same annotator
+    name are told apart by their session id (or, for files saved without one, their file name).
     Concatenate with :func:`load_jdc`'s table and every analysis and figure applies unchanged.
+
+    Raises:
+        ValueError: no file; no completed image; or the same session twice: two files with the same
+            ``session_id``, or with identical clicks where one file has no id (saved before ids
+            existed): a copied or re-sent file would count one learner twice. The message names both.
+        SessionFormatError: a file that is not a session.
     """
     paths = [Path(p) for p in paths]
     if not paths:
@@ -317,11 +374,22 @@ def pool_sessions(paths: Iterable[str | os.PathLike], references: Mapping[str, n
     if references is None:
         references = jdc_references(load_jdc(root).select(group="expert"))
     sessions = [AnnotationSession.load(p, root) for p in paths]
+    by_id: dict[str, Path] = {}
+    by_clicks: dict[bytes, tuple[Path, str]] = {}
+    for p, s in zip(paths, sessions):
+        if s.session_id and s.session_id in by_id:
+            raise ValueError(f"{by_id[s.session_id]} and {p} are the same session (id {s.session_id}): a copied file "
+                             "would count one learner twice; pool each session once")
+        key = np.nan_to_num(s.clicks, nan=-1.0).tobytes()
+        if s.n_done and key in by_clicks and not (s.session_id and by_clicks[key][1]):
+            raise ValueError(f"{by_clicks[key][0]} and {p} hold identical clicks, and one has no session id: the "
+                             "same session twice (a copied file would count one learner twice); pool each once")
+        by_id[s.session_id], by_clicks[key] = p, (p, s.session_id)
     names = [s.annotator for s in sessions]
     tables = []
     for p, s in zip(paths, sessions):
         if names.count(s.annotator) > 1:
-            s.annotator = f"{s.annotator} ({p.stem})"
+            s.annotator = f"{s.annotator} ({s.session_id[:8] or p.stem})"
         t = s.to_table(references)
         if len(t):
             tables.append(ClickTable(**{**{c: getattr(t, c) for c in ClickTable.COLUMNS},
@@ -334,7 +402,29 @@ def pool_sessions(paths: Iterable[str | os.PathLike], references: Mapping[str, n
 def class_study_figures(learners: ClickTable, study: ClickTable, model: ModelErrors | None = None,
                         points: Sequence[str] = JDC_IBUG_POINTS) -> list["Figure"]:
     """The study's figures with the class (``learners``, from :func:`pool_sessions`) as a third group:
-    error distributions per image and per-point errors (same metric, same references)."""
+    error distributions per image and per-point errors (same metric, same references).
+
+    The per-point figure compares like with like: when the class took the study on some of the images
+    only (one image in a short lab), the crowd, the experts and ``model`` are taken on those images too.
+    """
     refs = jdc_references(study)
     errors = annotation_errors(ClickTable.concat([study, learners]), points, refs)
-    return [plot_error_distributions(errors, model), plot_point_errors(errors, model)]
+    taken = set(learners.image.tolist())
+    images = [im for im in JDC_IMAGES if im in taken]
+    if len(images) == len({im for im in study.image.tolist()}):
+        return [plot_error_distributions(errors, model), plot_point_errors(errors, model)]
+    same = annotation_errors(ClickTable.concat([study.select(image=im) for im in images] + [learners]), points, refs)
+    fig = plot_point_errors(same, _model_on(model, images) if model is not None else None)
+    fig.axes[0].set_title(f"Which points are hard? Per-point error on {', '.join(images)} (the images the class "
+                          "annotated), humans vs the model", fontsize=10)
+    return [plot_error_distributions(errors, model), fig]
+
+
+def _model_on(model: ModelErrors, images: Sequence[str]) -> ModelErrors:
+    """``model`` restricted to ``images`` (those it has), in that order."""
+    keep = [model.images.index(im) for im in images if im in model.images]
+    return replace(model, images=[model.images[i] for i in keep], boxes=model.boxes[keep],
+                   box_source=[model.box_source[i] for i in keep], jittered=model.jittered[keep],
+                   points=model.points[keep], detector_points=model.detector_points[keep],
+                   point_errors=model.point_errors[keep], nme=model.nme[keep],
+                   nme_detector=model.nme_detector[keep], beyond_limit=model.beyond_limit[keep])

@@ -177,7 +177,7 @@ class AnnotationWidget(w.VBox):
     ``undo_button``, ``save_button``, ``score_button``, ``status`` and ``result`` (text), ``result_image``.
     """
 
-    def __init__(self, session: AnnotationSession, save_path: str = "my_annotations.json",
+    def __init__(self, session: AnnotationSession, save_path: str | None = None,
                  cascade: Cascade | None = None, score: bool = True, max_width: int = 640, max_height: int = 520,
                  n_jitter: int = 5) -> None:
         self.session = session
@@ -280,7 +280,11 @@ class AnnotationWidget(w.VBox):
         self.redraw()
 
     def save(self) -> None:
-        path = self.session.save(self.save_path)
+        try:
+            path = self.session.save(self.save_path)
+        except OSError as err:  # shown in the widget: a callback's exception would vanish in the log
+            self.status.value = f"<b>could not save</b>: {html.escape(str(err))}"
+            return
         self.status.value = f"saved {self.session.n_done} clicks to {html.escape(str(path))}"
 
     def score(self) -> SessionResult | None:
@@ -314,7 +318,9 @@ class AnnotationWidget(w.VBox):
             self.template.value = self._diagrams[s.current_point]
 
 
-def annotation_widget(session: AnnotationSession, save_path: str = "my_annotations.json",
+def annotation_widget(session: AnnotationSession, save_path: str | None = None,
                       cascade: Cascade | None = None, score: bool = True) -> AnnotationWidget:
-    """An :class:`AnnotationWidget` on ``session`` (``score``: score automatically after the last point)."""
+    """An :class:`AnnotationWidget` on ``session`` (``score``: score automatically after the last point;
+    ``save_path``: the file the save button writes, or a folder; ``None``: the current folder, under
+    the session's unique :meth:`~facelandmarks.human.AnnotationSession.default_filename`)."""
     return AnnotationWidget(session, save_path, cascade, score)

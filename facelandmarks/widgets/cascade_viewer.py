@@ -100,7 +100,8 @@ def render_stages(stages: CascadeStages, height: int = 300) -> bytes:
     viz.draw_box(axes[0], r.box, color="yellow", label="face box (landmark convention)")
     if r.detector_box is not None:
         viz.draw_box(axes[0], r.detector_box, color="cyan", ls="--", label="detector's own box")
-    axes[0].legend(fontsize=6, loc="lower left")
+    # legends below the panels, readable and off the face
+    axes[0].legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False)
     axes[0].set_title("1. face box", fontsize=9)
     s = stages.crop.shape[0]
     show_region(axes[1], stages.crop, (-0.5, -0.5, s - 0.5, s - 0.5))
@@ -133,7 +134,7 @@ def render_stages(stages: CascadeStages, height: int = 300) -> bytes:
     viz.draw_landmarks(last, r.points, scheme, color=FINAL, size=8, label="final")
     if truth is not None:
         viz.draw_landmarks(last, truth, scheme, color=TRUTH, edges=False, size=6, label="ground truth")
-    last.legend(fontsize=6, loc="lower left")
+    last.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), frameon=False, ncol=2)
     last.set_title(f"{n_panels}. final points on the photo", fontsize=9)
     return png(fig)
 
@@ -172,7 +173,7 @@ def render_patch(stages: CascadeStages, point: int, size: int = 300) -> bytes:
                       edgecolors=TRUTH, lw=2, zorder=6, label="ground truth")
     right.set_xlim(-0.5, p - 0.5)
     right.set_ylim(p - 0.5, -0.5)
-    right.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     right.set_title(f"patch {p}x{p}: its {stages.patch_votes.shape[1]} votes", fontsize=9)
     right.set_xticks([])
     right.set_yticks([])
