@@ -20,7 +20,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(TORCH) -e ".[dev,book,dlib]"
+	$(BIN)/pip install --quiet $(TORCH) -e ".[dev,book,dlib,onnx]"
 	touch $@
 
 demo: venv

@@ -182,6 +182,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random scales (training; test uses seed + 1)")
     parser.add_argument("--no-fit", action="store_true", help="use the mappings in detect.py instead of fitting")
     parser.add_argument("--limit", type=int, default=None, help="only the first faces of each split (quick runs)")
+    parser.add_argument("--split", default="test", choices=sorted(datasets.SPLITS),
+                        help="the test faces (default: test = common, LFPW + HELEN test; helen: HELEN test only)")
     parser.add_argument("--figure", default=None, help="write a PNG of a few test faces with their boxes")
     parser.add_argument("--tune-lbp", type=int, default=None, metavar="N",
                         help="only compare scikit-image cascade settings on N random training faces, then stop")
@@ -192,7 +194,7 @@ def main() -> None:
         tune_lbp(rescaled(datasets.FaceSet.load([train[i] for i in sorted(chosen)], progress=False), args.seed))
         return
 
-    test = datasets.load_split("test", args.data, limit=args.limit, progress=False)
+    test = datasets.load_split(args.split, args.data, limit=args.limit, progress=False)
     test_gt = geometry.points_box(test.points)
     test_scaled = rescaled(test, args.seed + 1)
     train = None if args.no_fit else rescaled(datasets.load_split("train", args.data, limit=args.limit, progress=False),

@@ -17,14 +17,18 @@ dlib's model was trained on 300-W's training part (AFW, HELEN and LFPW training 
 3,100 faces with iBUG), not on these test faces.
 
 ``--weights L1 L2`` adds another cascade (e.g. a paper-faithful one) beside the shipped default;
-``--flip`` adds the shipped default with flip test-time averaging.
+``--flip`` adds the shipped default with flip test-time averaging. ``--backend onnxruntime`` runs
+the cascades' networks with ONNX Runtime (``load_pretrained(backend="onnxruntime")``; the warps,
+votes and frames are the same code); ``--backend torch onnxruntime`` adds the shipped default on
+ONNX Runtime as a row of its own, on the same boxes, and prints the two backends' difference.
+``--detector dlib_hog_fast`` gives every method that detector's boxes instead (docs/detection.md).
 
 Needs the optional extra: ``pip install -e ".[dlib]"`` (dlib's model file from
 ``face-recognition-models``). Writes ``vs_dlib_ced.png`` (one CED per split),
 ``vs_dlib_worst10.png`` (the shipped cascade's ten worst faces) and ``vs_dlib_per_face.csv`` to ``--out``.
 
     FACELANDMARKS_DATA=../shared/data OMP_NUM_THREADS=1 nice -n 19 \\
-        .venv/bin/python benchmarks/vs_dlib.py --out docs/results [--only dlib]
+        .venv/bin/python benchmarks/vs_dlib.py --out docs/results [--only dlib] [--backend torch onnxruntime]
 """
 from __future__ import annotations
 
@@ -52,14 +56,14 @@ NORM_TEXT = {"inter_ocular": "outer eye corners, points 37 and 46, 300-W's",
              "inter_pupil": "eye centres, the mean of each eye's six points, Table 3's probable normaliser"}
 
 
-def hog_boxes(faces: datasets.FaceSet, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
-    """dlib-convention boxes ``(B, 4)`` for every face, the fallback mask ``(B,)``, ms per image of detection."""
+def hog_boxes(faces: datasets.FaceSet, seed: int, detector: str = "dlib_hog") -> tuple[np.ndarray, np.ndarray, float]:
+    """``detector``-convention boxes ``(B, 4)`` for every face, the fallback mask ``(B,)``, ms per image of detection."""
     jittered = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(seed))
-    boxes = detect.BOX_MAPPINGS["dlib_hog"].invert(jittered)  # (B, 4) fallback, dlib's convention
+    boxes = detect.BOX_MAPPINGS[detector].invert(jittered)  # (B, 4) fallback, the detector's convention
     fallback = np.ones(len(faces), bool)
     t0 = time.perf_counter()
     for i, image in enumerate(faces.images):
-        found = detect.detect_faces(image, "dlib_hog")
+        found = detect.detect_faces(image, detector)
         if len(found):
             boxes[i], fallback[i] = found[0], False
     return boxes, fallback, 1000 * (time.perf_counter() - t0) / len(faces)
@@ -77,15 +81,17 @@ def predict_dlib(faces: datasets.FaceSet, boxes: np.ndarray) -> tuple[np.ndarray
     return points, 1000 * (time.perf_counter() - t0) / len(faces)
 
 
-def predict_cascade(cascade, faces: datasets.FaceSet, boxes: np.ndarray, flip: bool = False) -> tuple[np.ndarray, float, float]:
-    """A cascade's points ``(B, 68, 2)``, ms per face one at a time, and ms per face batched."""
-    cascade.predict_batch(faces.images[:1], boxes[:1], box_kind="dlib_hog", flip=flip)  # warm-up
+def predict_cascade(cascade, faces: datasets.FaceSet, boxes: np.ndarray, flip: bool = False,
+                    box_kind: str = "dlib_hog") -> tuple[np.ndarray, float, float]:
+    """A cascade's points ``(B, 68, 2)``, ms per face one at a time, and ms per face batched;
+    ``boxes`` are in the convention of the detector ``box_kind``."""
+    cascade.predict_batch(faces.images[:1], boxes[:1], box_kind=box_kind, flip=flip)  # warm-up
     t0 = time.perf_counter()
-    points = np.stack([cascade.predict_batch([image], box[None], box_kind="dlib_hog", flip=flip).points[0]
+    points = np.stack([cascade.predict_batch([image], box[None], box_kind=box_kind, flip=flip).points[0]
                        for image, box in zip(faces.images, boxes)])
     one_ms = 1000 * (time.perf_counter() - t0) / len(faces)
     t0 = time.perf_counter()
-    batched = cascade.predict_batch(faces.images, boxes, box_kind="dlib_hog", flip=flip).points
+    batched = cascade.predict_batch(faces.images, boxes, box_kind=box_kind, flip=flip).points
     batch_ms = 1000 * (time.perf_counter() - t0) / len(faces)
     if not np.allclose(batched, points, atol=1e-2):
         raise RuntimeError("batched and one-at-a-time predictions differ")
@@ -115,7 +121,7 @@ def worst_faces(faces: datasets.FaceSet, points: np.ndarray, errors: np.ndarray,
         ax.axis("off")
     for ax in axes.ravel()[len(order):]:
         ax.axis("off")
-    fig.suptitle("the shipped cascade's 10 worst test faces (common split, dlib HOG boxes): "
+    fig.suptitle("the shipped cascade's 10 worst test faces (common split, dlib HOG detector boxes): "
                  "ground truth white, prediction coloured by group", fontsize=9)
     fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
@@ -132,38 +138,59 @@ def main() -> None:
                         help="level-1 and level-2 files of another cascade to show beside the shipped one")
     parser.add_argument("--label", default="other cascade", help="its label")
     parser.add_argument("--flip", action="store_true", help="also the shipped cascade with flip test-time averaging")
+    parser.add_argument("--backend", nargs="+", choices=("torch", "onnxruntime"), default=["torch"],
+                        help="what runs our cascades' networks (onnxruntime: pip install -e \".[onnx]\"); "
+                             "two: the shipped default on both, side by side")
+    parser.add_argument("--detector", choices=("dlib_hog", "dlib_hog_fast"), default="dlib_hog",
+                        help="dlib's HOG detector upsampled once (its own predictor's convention), or not "
+                             "upsampled unless needed (faster, coarser boxes; docs/detection.md)")
     parser.add_argument("--limit", type=int, default=None, help="only the first faces of each split (quick runs)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from facelandmarks import load_pretrained
     from facelandmarks.models.cascade import Cascade, fuse_for_inference
 
+    def runnable(cascade: Cascade, float_weights: list[Path]) -> Cascade:
+        """The fused cascade, or its networks on ONNX Runtime with ``--backend onnxruntime``."""
+        if args.backend[0] == "torch":
+            return fuse_for_inference(cascade)
+        from facelandmarks.models.onnx import to_onnxruntime
+
+        return to_onnxruntime(cascade, float_weights=float_weights)
+
     parts = {name: datasets.split_faces(name, args.data)[:args.limit] for name in ("lfpw", "helen")}
     split = np.array([name for name, faces in parts.items() for _ in faces])
     faces = datasets.FaceSet.load(parts["lfpw"] + parts["helen"], progress=False)
-    boxes, fallback, detect_ms = hog_boxes(faces, args.seed)
+    boxes, fallback, detect_ms = hog_boxes(faces, args.seed, args.detector)
     points, ms = {}, {}
     if args.only != "ours":
         points[DLIB], ms[DLIB] = predict_dlib(faces, boxes)
     batch_ms = {}
     if args.only != "dlib":
-        shipped = load_pretrained(fuse=True)
-        points[OURS], ms[OURS], batch_ms[OURS] = predict_cascade(shipped, faces, boxes)
+        cascades = {b: load_pretrained(fuse=True) if b == "torch" else load_pretrained(backend=b) for b in args.backend}
+        shipped = cascades[args.backend[0]]
+        for backend, cascade in cascades.items():
+            label = OURS if backend == args.backend[0] else f"{OURS} ({backend})"
+            points[label], ms[label], batch_ms[label] = predict_cascade(cascade, faces, boxes, box_kind=args.detector)
         if args.flip:
             label = OURS + " + flip"
-            points[label], ms[label], batch_ms[label] = predict_cascade(shipped, faces, boxes, flip=True)
+            points[label], ms[label], batch_ms[label] = predict_cascade(shipped, faces, boxes, flip=True,
+                                                                        box_kind=args.detector)
         if args.weights:
-            other = fuse_for_inference(Cascade.from_files(*args.weights))
-            points[args.label], ms[args.label], batch_ms[args.label] = predict_cascade(other, faces, boxes)
+            other = runnable(Cascade.from_files(*args.weights), args.weights)
+            points[args.label], ms[args.label], batch_ms[args.label] = predict_cascade(other, faces, boxes,
+                                                                                       box_kind=args.detector)
 
     errors = {norm: {k: metrics.nme(p, faces.points, norm) for k, p in points.items()} for norm in NORMS}
     detected = ~fallback
     print(f"{len(faces)} test faces of the common split ({(split == 'lfpw').sum()} LFPW test + "
           f"{(split == 'helen').sum()} HELEN test), the same boxes for every method: dlib's HOG detector box "
-          f"({detected.sum()} faces; {fallback.sum()} without a detection got the ground-truth box jittered "
-          f"with seed {args.seed}, mapped to dlib's box convention). 68 points; failure = NME > {THRESHOLD:g}. "
-          f"Time per face excludes the detection ({detect_ms:.1f} ms per image); dlib one thread, ours "
-          f"{args.threads} torch thread(s), one face at a time.")
+          f"({args.detector}: {detected.sum()} faces; {fallback.sum()} without a detection got the ground-truth "
+          f"box jittered with seed {args.seed}, mapped to the detector's box convention). 68 points; failure = "
+          f"NME > {THRESHOLD:g}. Time per face excludes the detection ({detect_ms:.1f} ms per image); dlib one "
+          f"thread, ours {args.threads} torch thread(s), one face at a time"
+          f"{'' if 'onnxruntime' not in args.backend else ' (on ONNX Runtime: the warps; its networks in one thread)'}"
+          f"; networks: {' and '.join(args.backend)}.")
     for norm in NORMS:
         print(f"NME / {norm} ({NORM_TEXT[norm]}):")
         for name, mask in (("lfpw", split == "lfpw"), ("helen", split == "helen"), ("common", np.ones(len(split), bool))):
@@ -185,6 +212,12 @@ def main() -> None:
         e = metrics.point_errors(p, faces.points, "inter_ocular", IBUG68)
         print(f"  {label:44s} " + " ".join(f"{100 * e[:, groups == n].mean():9.2f}%" for n in names)
               + f"  {100 * e[:, groups != 'jaw'].mean():9.2f}%")
+    for backend in args.backend[1:]:
+        other = errors["inter_ocular"][f"{OURS} ({backend})"]
+        gap = 100 * (other.mean() - errors["inter_ocular"][OURS].mean())
+        print(f"{backend} - {args.backend[0]}, shipped default, common split: mean NME {gap:+.4f} percentage points "
+              f"(inter_ocular), largest per-face difference {100 * np.abs(other - errors['inter_ocular'][OURS]).max():.4f} "
+              f"points; largest point gap {np.abs(points[f'{OURS} ({backend})'] - points[OURS]).max():.4f} px")
     if batch_ms:
         print("time per face without detection, batched (all faces in one call): "
               + ", ".join(f"{k} {v:.1f} ms" for k, v in batch_ms.items()))

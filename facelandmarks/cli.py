@@ -180,14 +180,20 @@ def _load_cascade(args: argparse.Namespace) -> "Cascade":
     from .models.cascade import Cascade
     from .models.pretrained import load_pretrained
 
+    backend = getattr(args, "backend", "torch")
     if getattr(args, "level1_weights", None):
         if args.int8:
             raise SystemExit("--int8 uses the shipped int8 trunks; it cannot be combined with --level1-weights "
                              "(quantize your own with facelandmarks.models.quantize)")
-        return Cascade.from_files(args.level1_weights, None if args.no_level2 else args.level2_weights,
-                                  None if args.no_level2 else args.level3_weights)
+        files = [args.level1_weights] + ([] if args.no_level2 else [f for f in (args.level2_weights, args.level3_weights) if f])
+        cascade = Cascade.from_files(*files)
+        if backend == "onnxruntime":
+            from .models.onnx import to_onnxruntime
+
+            return to_onnxruntime(cascade, float_weights=files)
+        return cascade
     return load_pretrained(level2=None if args.no_level2 else "k3", level3="k3" if args.level3 else None,
-                           fuse=True, int8=args.int8)  # load_pretrained ignores level 3 without level 2
+                           fuse=True, int8=args.int8, backend=backend)  # level 3 is ignored without level 2
 
 
 def _output_clashes(paths: list[Path], all_faces: bool) -> list[list[Path]]:
@@ -370,66 +376,30 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    import time
+    from .benchmark import run
 
-    import torch
+    return run(args)
 
-    from . import datasets
-    from .geometry import points_box
-    from .models.pretrained import load_pretrained
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    faces = datasets.load_split("test", args.data, limit=args.batch_size, progress=False)
-    boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {len(faces)} HELEN test faces, "
-          f"ground-truth boxes jittered (no detection); median of {args.repeats} rounds that interleave the models")
+def _export(args: argparse.Namespace) -> int:
+    from .models.cascade import Cascade
+    from .models.onnx import export_onnx
+    from .models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, WEIGHTS_DIR, load_pretrained
 
-    def seconds(fn: Callable[[], object], calls: int = 1) -> float:
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        return (time.perf_counter() - t0) / calls
-
-    variants = (("plain", {}), ("fused (BN folded, channels-last)", {"fuse": True}),
-                ("int8 trunks (fused + 8-bit convolutions)", {"int8": True}))
-    models = [(label, load_pretrained(**kwargs)) for label, kwargs in variants]
-    tasks = {  # per model: batch 1 (5 calls a round), level 1 alone at batch 1, the whole batch
-        "one": (lambda c: c.predict_batch(faces.images[:1], boxes[:1]), 5),
-        "one_l1": (lambda c: c.predict_batch(faces.images[:1], boxes[:1], use_level2=False), 5),
-        "batch": (lambda c: c.predict_batch(faces.images, boxes), 1),
-    }
-    for _, cascade in models:  # warm-up
-        for fn, _ in tasks.values():
-            fn(cascade)
-    # a machine whose speed drifts (shared CPUs) would favour whichever model ran in its fast spell:
-    # every round times every model, so the drift reaches all of them alike
-    times: dict[tuple[str, str], list[float]] = {}
-    for _ in range(args.repeats):
-        for label, cascade in models:
-            for task, (fn, calls) in tasks.items():
-                times.setdefault((label, task), []).append(seconds(lambda: fn(cascade), calls))
-    rows = []
-    for label, _ in models:
-        one, one_l1, batch = (float(np.median(times[label, task])) for task in tasks)
-        rows.append((label, one * 1000, one_l1 * 1000, len(faces) / batch))
-    print(f"{'model':42s} {'batch 1 ms/face':>16s} {'level 1 only':>13s} {'batch ' + str(len(faces)) + ' faces/s':>16s}")
-    for label, ms, ms1, fps in rows:
-        print(f"{label:42s} {ms:16.1f} {ms1:13.1f} {fps:16.1f}")
-    for (label, ms, _, fps) in rows[1:]:
-        print(f"speed-up of {label.split(' (')[0]} over plain: batch 1 x{rows[0][1] / ms:.2f}, "
-              f"batch {len(faces)} x{fps / rows[0][3]:.2f}")
-    fastest_one = min(rows, key=lambda r: r[1])
-    fastest_batch = max(rows, key=lambda r: r[3])
-    print(f"fastest at batch 1: {fastest_one[0].split(' (')[0]} ({fastest_one[1]:.1f} ms/face); at batch "
-          f"{len(faces)}: {fastest_batch[0].split(' (')[0]} ({fastest_batch[3]:.1f} faces/s)")
-    from . import detect
-
-    image = faces.images[0]
-    det = float(np.median([seconds(lambda: detect.detect_faces(image, detect.DEFAULT_DETECTOR))
-                           for _ in range(args.repeats)]))
-    print(f"face detection ({detect.DEFAULT_DETECTOR}) on a {image.shape[1]}x{image.shape[0]} image: {det * 1000:.1f} ms "
-          f"(x{det / rows[-1][1] * 1000:.1f} the int8 cascade at batch 1)")
+    if args.level1_weights:
+        if args.int8:
+            raise SystemExit("--int8 exports the shipped int8 trunks; it cannot be combined with --level1-weights")
+        files = [args.level1_weights] + ([] if args.no_level2 else [f for f in (args.level2_weights, args.level3_weights) if f])
+        cascade = Cascade.from_files(*files)
+    else:
+        level2, level3 = (None, None) if args.no_level2 else ("k3", "k3" if args.level3 else None)
+        cascade = load_pretrained(level2=level2, level3=level3, int8=args.int8)
+        files = [WEIGHTS_DIR / LEVEL1_WEIGHTS["deep"]] + ([WEIGHTS_DIR / LEVEL2_WEIGHTS[level2]] if level2 else []) \
+            + ([WEIGHTS_DIR / LEVEL3_WEIGHTS[level3]] if level3 else [])
+    manifest = export_onnx(cascade, args.onnx, float_weights=files)
+    for path in sorted(args.onnx.glob("*.onnx")):
+        print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
+    print(f"{manifest}: configs, canonical shape, scheme, SHA-256 of every file and of the float weights")
     return 0
 
 
@@ -601,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
         p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
         p.add_argument("--detector", default=None, help="face detector (default: facelandmarks.detect.DEFAULT_DETECTOR)")
+        p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
+                       help="run the networks with PyTorch or ONNX Runtime (pip install facelandmarks[onnx]); "
+                            "the warps, votes and frames are the same")
 
     p = sub.add_parser(
         "predict", help="predict 68 points on images; writes one 1-based .pts per image (or per face)",
@@ -644,11 +617,26 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(p)
     p.set_defaults(func=_evaluate)
 
-    p = sub.add_parser("benchmark", help="speed of the cascade on the CPU (batch 1 and a batch), without detection")
+    p = sub.add_parser("export", help="write every level as an ONNX file plus cascade.json (see docs/deploy.md)")
+    p.add_argument("--onnx", type=Path, required=True, metavar="DIR", help="folder for level1.onnx, level2.onnx, ... "
+                   "and cascade.json")
+    p.add_argument("--no-level2", action="store_true", help="level 1 only")
+    p.add_argument("--level3", action="store_true", help="also export our optional finer level 3")
+    p.add_argument("--int8", action="store_true", help="export the shipped int8 trunks (ONNX QDQ graphs)")
+    p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
+    p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
+    p.add_argument("--level3-weights", type=Path, help="a level-3 .pt file (with --level1/2-weights)")
+    p.set_defaults(func=_export)
+
+    p = sub.add_parser("benchmark", help="speed of torch, ONNX Runtime and dlib side by side: batch 1 and 64, "
+                       "with and without detection, quiet and under a competing CPU load (facelandmarks.benchmark)")
     p.add_argument("--data", default=None)
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--repeats", type=int, default=5, help="interleaved rounds per phase (medians are reported)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--load-processes", type=int, default=None,
+                   help="busy processes of the competing load (default: one per CPU core)")
+    p.add_argument("--detector", default=None, help="detector of the 'with detection' columns (default: the default)")
     p.set_defaults(func=_benchmark)
 
     p = sub.add_parser("quantize", help="calibrate int8 convolution trunks for the shipped weights (load_pretrained(int8=True))")

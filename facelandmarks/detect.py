@@ -36,7 +36,7 @@ __all__ = ["DEFAULT_DETECTOR", "DETECTORS", "NoFaceError", "BoxMapping", "BOX_MA
            "no_face_message", "to_landmark_box", "find_face", "box_iou",
            "dlib_model_file", "dlib_points"]
 
-DETECTORS = ("dlib_hog", "skimage_lbp")
+DETECTORS = ("dlib_hog", "dlib_hog_fast", "skimage_lbp")
 # Recall on the 250 HELEN test faces (benchmarks/detector_recall.py, docs/detection.md):
 # dlib_hog 98.0%, skimage_lbp 89.6%; the issue asks for the better one as the default below 95%.
 DEFAULT_DETECTOR = "dlib_hog"
@@ -51,6 +51,11 @@ RETRY_SIDE = 2048
 are (faces from ~80 px), which bounds the full-size pass on camera photos (measured in docs/reliability.md)."""
 DLIB_UPSAMPLE = 1
 """dlib upsamples the image this many times (x2 each): its 80 px window then finds faces from ~40 px."""
+FAST_MIN_SIDE = 100
+"""``"dlib_hog_fast"`` keeps its not-upsampled box only when it is at least this wide (px, 1.25x
+dlib's 80 px window); a face near or below the window is found, if at all, at the pyramid's first
+level with a box that fits the window rather than the face (a 57 px face got a 73 px box), so it is
+searched upsampled instead, as ``"dlib_hog"`` does."""
 LBP_SCALE_FACTOR = 1.15  # window growth between scales
 LBP_STEP_RATIO = 1.0  # window step = step_ratio x scale (1 = exhaustive at each scale)
 LBP_MIN_FACE = 0.1  # smallest window, fraction of the image's shorter side (at least the cascade's 24 px)
@@ -116,6 +121,7 @@ class BoxMapping:
 BOX_MAPPINGS: dict[str, BoxMapping] = {
     "landmarks": BoxMapping(),  # the boxes already are tight boxes of the points
     "dlib_hog": BoxMapping(dx=0.0024, dy=0.0823, sw=0.9600, sh=0.9317, shift_std=0.0780, log_scale_std=0.0869, n=1156),
+    "dlib_hog_fast": BoxMapping(dx=0.0038, dy=0.0785, sw=0.9573, sh=0.9338, shift_std=0.0778, log_scale_std=0.0860, n=1172),
     "skimage_lbp": BoxMapping(dx=-0.0018, dy=0.1373, sw=0.8484, sh=0.8208, shift_std=0.0739, log_scale_std=0.0897, n=1027),
 }
 
@@ -232,9 +238,10 @@ def _detect_lbp(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return boxes[keep], support[keep].astype(np.float64)
 
 
-def _detect_dlib(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # upsampled (faces from ~40 px) up to RETRY_SIDE; above it the 4x pixels cost too much: faces from ~80 px
-    upsample = DLIB_UPSAMPLE if max(image.shape[:2]) <= RETRY_SIDE else 0
+def _detect_dlib(image: np.ndarray, upsample: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if upsample is None:
+        # upsampled (faces from ~40 px) up to RETRY_SIDE; above it the 4x pixels cost too much: faces from ~80 px
+        upsample = DLIB_UPSAMPLE if max(image.shape[:2]) <= RETRY_SIDE else 0
     with _DLIB_DETECTORS.borrow() as detector:
         dets, scores, _ = detector.run(np.ascontiguousarray(image), upsample, 0.0)
     # dlib rectangles are inclusive pixel indices: left .. right covers the extent [left - 0.5, right + 0.5]
@@ -244,7 +251,16 @@ def _detect_dlib(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return boxes.reshape(-1, 4)[order], scores[order]
 
 
-_DETECT = {"dlib_hog": _detect_dlib, "skimage_lbp": _detect_lbp}
+def _detect_dlib_fast(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """dlib's HOG detector on the image as it is (4x fewer pixels than upsampled once), upsampled as
+    ``"dlib_hog"`` is only when that finds no face of at least :data:`FAST_MIN_SIDE` px."""
+    boxes, scores = _detect_dlib(image, upsample=0)
+    if len(boxes) and boxes[0, 2] - boxes[0, 0] >= FAST_MIN_SIDE:
+        return boxes, scores
+    return _detect_dlib(image)
+
+
+_DETECT = {"dlib_hog": _detect_dlib, "dlib_hog_fast": _detect_dlib_fast, "skimage_lbp": _detect_lbp}
 
 
 def detect_faces(image: np.ndarray, detector: str = DEFAULT_DETECTOR, full_size: bool | None = None,
@@ -305,7 +321,8 @@ def no_face_message(name: str, image_shape: tuple[int, ...], detector: str, full
         searched = f"searched shrunk to {MAX_SIDE} px on the longer side, then at full size ({w}x{h})"
     else:
         searched = f"searched shrunk to {MAX_SIDE} px on the longer side only (full_size=False)"
-    others = [d for d in DETECTORS if d != detector]
+    # another kind of detector: dlib_hog_fast is dlib_hog with less upsampling, so it finds no face dlib_hog misses
+    others = [d for d in DETECTORS if not d.endswith("_fast") and d != detector.removesuffix("_fast")]
     tips = ["give the face box yourself (predict(image, box=...); CLI: --boxes boxes.json)",
             f"try another detector (detector={' or '.join(map(repr, others))}; "
             f"CLI: --detector {' or '.join(others)})"]

@@ -10,6 +10,7 @@ Frames and the 3x3 matrices between them (each maps the first frame to the secon
 """
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -69,6 +70,14 @@ class BatchPrediction:
         one = {f.name: (None if getattr(self, f.name) is None else getattr(self, f.name)[i]) for f in fields(self)}
         one["score"] = None if one["score"] is None else float(one["score"])
         return FacePrediction(**one)
+
+
+def _device_of(net: nn.Module) -> torch.device:
+    """Where a network's tensors are: the device of its first buffer or parameter, the CPU for one
+    without any (a level run by ONNX Runtime, :mod:`facelandmarks.models.onnx`)."""
+    for tensor in itertools.chain(net.buffers(), net.parameters()):
+        return tensor.device
+    return torch.device("cpu")
 
 
 def _fuse(seq: nn.Sequential) -> nn.Sequential:
@@ -187,7 +196,7 @@ class Cascade(nn.Module):
             boxes = to_landmark_box(boxes, box_kind)
         if device is not None:
             self.to(device)
-        dev = self.level1.mean_shape.device
+        dev = _device_of(self.level1)
         if flip:
             return self._flip_average(images, boxes, use_level2, use_level3, chunk, score)
         cfg1 = self.level1.config
@@ -196,9 +205,12 @@ class Cascade(nn.Module):
         for start in range(0, len(images), chunk):
             crops = torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size)
                                for i in range(start, min(start + chunk, len(images)))]).to(dev) / 255.0
-            unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu())
-            if score:
-                unit_mirror.append(self.level1(crops.flip(-1).contiguous(memory_format=torch.channels_last)).cpu())
+            if score:  # the crops and their mirror images in one network call (fewer calls at batch 1)
+                both = self.level1(torch.cat([crops, crops.flip(-1)]).contiguous(memory_format=torch.channels_last)).cpu()
+                unit.append(both[:len(crops)])
+                unit_mirror.append(both[len(crops):])
+            else:
+                unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu())
         l1_crop = from_unit(torch.cat(unit).double().numpy(), cfg1.input_size)
         l1 = transform_points(l1_crop, np.linalg.inv(crop_m))  # (B, N, 2) image frame
         mirror = None
@@ -246,7 +258,7 @@ class Cascade(nn.Module):
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """One patch-network level from ``start`` (B, N, 2): rectify, cut patches, predict, vote, map back."""
         p = net2.config.patch_size
-        dev = net2.canonical.device
+        dev = _device_of(net2)
         rect = fit_similarity(start, net2.canonical.cpu().double().numpy())  # (B, 3, 3) image -> rectified
         centres = transform_points(start, rect)  # (B, N, 2)
         patch_m = patch_matrices(rect, centres, p)  # (B, N, 3, 3)

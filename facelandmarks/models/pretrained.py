@@ -6,13 +6,14 @@ Which file holds which level is written once here (:data:`LEVEL1_WEIGHTS`, :data
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .cascade import Cascade, fuse_for_inference
 from .files import file_sha256, read_model_file, tensor_digests
 from .quantize import int8_path, load_int8
 
-__all__ = ["WEIGHTS_DIR", "MANIFEST", "LEVEL1_WEIGHTS", "LEVEL2_WEIGHTS", "LEVEL3_WEIGHTS", "load_pretrained",
+__all__ = ["WEIGHTS_DIR", "MANIFEST", "LEVEL1_WEIGHTS", "LEVEL2_WEIGHTS", "LEVEL3_WEIGHTS", "BACKENDS", "load_pretrained",
            "shipped_files", "weights_manifest", "read_manifest", "sha256_table"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -22,10 +23,13 @@ MANIFEST = WEIGHTS_DIR / "sha256.json"
 LEVEL1_WEIGHTS = {"deep": "level1_deep.pt", "shallow": "level1_shallow.pt"}
 LEVEL2_WEIGHTS = {"k3": "level2_k3.pt", "k3_sim": "level2_k3_sim.pt", "k1": "level2_k1.pt"}
 LEVEL3_WEIGHTS = {"k3": "level3_k3.pt"}
+BACKENDS = ("torch", "onnxruntime")
+"""What can run the cascade's networks (:func:`load_pretrained`'s ``backend``)."""
 
 
 def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str | None = None,
-                    fuse: bool = False, int8: bool = False) -> Cascade:
+                    fuse: bool = False, int8: bool = False, backend: str = "torch",
+                    onnx_dir: str | os.PathLike | None = None) -> Cascade:
     """The cascade with the weights shipped in ``facelandmarks/weights`` (trained by this package).
 
     Args:
@@ -37,7 +41,24 @@ def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str
         fuse: fold batch-norm into convolutions for speed (see :func:`fuse_for_inference`).
         int8: also run the convolution trunks in 8-bit integers (implies ``fuse``; about twice as
             fast on a CPU, see :mod:`facelandmarks.models.quantize`), from the shipped ``*.int8.pt`` files.
+        backend: ``"torch"`` or ``"onnxruntime"``: the networks exported to ONNX in memory at load
+            time and run by ONNX Runtime (faster on a CPU, steady under other processes' load; the
+            warps, votes and frames stay the same; see :mod:`facelandmarks.models.onnx`); with
+            ``int8`` the int8 trunks are exported (ONNX Runtime's 8-bit kernels, the fastest here).
+            Needs ``pip install facelandmarks[onnx]``.
+        onnx_dir: with ``backend="onnxruntime"``, load the networks from this folder written by
+            ``facelandmarks export --onnx`` instead of exporting them; files exported from other
+            weights than the shipped ones are refused (``ValueError``).
+
+    Raises:
+        KeyError: unknown weights name. ValueError: unknown backend.
+        FileNotFoundError: a shipped weights file is missing.
+        ImportError: ``backend="onnxruntime"`` without the ``onnx`` extra.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; known: {BACKENDS}")
+    if onnx_dir is not None and backend != "onnxruntime":
+        raise ValueError("onnx_dir is for backend='onnxruntime'")
     if level1 not in LEVEL1_WEIGHTS:
         raise KeyError(f"unknown level-1 weights {level1!r}; shipped: {sorted(LEVEL1_WEIGHTS)}")
     if level2 is not None and level2 not in LEVEL2_WEIGHTS:
@@ -51,13 +72,22 @@ def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str
         if not path.is_file():
             raise FileNotFoundError(f"{path}: shipped weights are missing; train them with "
                                     "`facelandmarks train` (see facelandmarks/weights/README.md)")
+    if backend == "onnxruntime" and onnx_dir is not None:
+        from .onnx import load_onnx
+
+        return load_onnx(onnx_dir, float_weights=paths, int8=int8)
     cascade = Cascade.from_files(*paths)
     if int8:
         fuse_for_inference(cascade)
         for net, path in zip((cascade.level1, cascade.level2, cascade.level3), paths):
             load_int8(net, int8_path(path), float_weights=path)
-        return cascade
-    return fuse_for_inference(cascade) if fuse else cascade
+    elif fuse:
+        fuse_for_inference(cascade)
+    if backend == "onnxruntime":
+        from .onnx import to_onnxruntime
+
+        return to_onnxruntime(cascade, float_weights=paths)
+    return cascade
 
 
 def shipped_files() -> list[Path]:
