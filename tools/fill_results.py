@@ -5,6 +5,9 @@
     .venv/bin/python benchmarks/vs_dlib.py --out docs/results > out/vs_dlib.log
     .venv/bin/facelandmarks benchmark --repeats 9 > out/benchmark.log
     .venv/bin/python tools/fill_results.py docs/results/ablation.md out/vs_dlib.log out/benchmark.log
+
+The speed sections (ONNX Runtime, torch, dlib) are kept verbatim in the template with the output of
+their own runs; SPEED_OUTPUT, where the template has it, takes the third file.
 """
 import sys
 from pathlib import Path
