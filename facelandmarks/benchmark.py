@@ -66,13 +66,19 @@ def _one_thread(predict: Callable) -> Callable:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    with torch.no_grad():  # gradients off for the timing only: the caller's grad mode is left as it was
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import torch
+
     from . import datasets, detect
     from .geometry import points_box
     from .models.pretrained import load_pretrained
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    torch.set_grad_enabled(False)
     faces = datasets.load_split("helen", args.data, limit=args.batch_size, progress=False)  # 384 px crops
     n = len(faces)
     boxes = datasets.jitter_boxes(points_box(faces.points), np.random.default_rng(0))

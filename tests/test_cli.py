@@ -91,6 +91,9 @@ def test_benchmark_times_every_variant(data_root, capsys):
     pytest.importorskip("dlib", reason="the benchmark also times dlib's detector (pip install dlib-bin)")
     assert main(["benchmark", "--batch-size", "2", "--repeats", "1", "--load-processes", "1",
                  "--data", str(data_root)]) == 0
+    import torch
+
+    assert torch.is_grad_enabled()  # the benchmark leaves the process's grad mode as it found it
     text = capsys.readouterr().out
     labels = ["torch plain", "torch fused", "torch int8"]
     if importlib.util.find_spec("onnxruntime"):
