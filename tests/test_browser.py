@@ -121,22 +121,22 @@ def test_notebook_09_widgets_respond_in_chromium(lab):
 
             # --- prediction browser -------------------------------------------------------------
             pb = page.locator(".facelandmarks-prediction-browser")
-            info = pb.locator(".widget-html").filter(has_text="rank 1 of 20")
-            info.wait_for(timeout=120_000)
+            info = pb.locator(".widget-html").filter(has_text="rank 1 of 400")
+            info.wait_for(timeout=240_000)  # notebook 09 evaluates all 400 test faces, in FAST mode too
             face = pb.locator(".widget-image")
             expect(face).to_have_attribute("src", re.compile("^blob:"))
             pb.scroll_into_view_if_needed()
             page.screenshot(path=str(shots / "1_browser.png"))
             before = face.get_attribute("src")
             pb.get_by_role("button", name="next").click()
-            pb.locator(".widget-html").filter(has_text="rank 2 of 20").wait_for()
+            pb.locator(".widget-html").filter(has_text="rank 2 of 400").wait_for()
             expect(face).not_to_have_attribute("src", before)  # the next face was drawn
             pb.locator(".widget-slider").filter(has_text="rank").locator(".noUi-handle").focus()  # from the keyboard
             page.keyboard.press("ArrowRight")
-            pb.locator(".widget-html").filter(has_text="rank 3 of 20").wait_for()
+            pb.locator(".widget-html").filter(has_text="rank 3 of 400").wait_for()
             pb.locator("select").nth(1).select_option(label="mouth")  # the point-group dropdown
             pb.locator(".widget-html").filter(has_text="NME mouth").wait_for()
-            pb.locator(".widget-html").filter(has_text="rank 1 of 20").wait_for()  # a new order starts over
+            pb.locator(".widget-html").filter(has_text="rank 1 of 400").wait_for()  # a new order starts over
             page.screenshot(path=str(shots / "2_browser_mouth.png"))
             pb.screenshot(path=str(shots / "widgets_browser.png"))
 
