@@ -108,7 +108,8 @@ def _train(args: argparse.Namespace) -> int:
         sim = replace(base, point_sigma=base.point_sigma * args.noise, shift=base.shift * args.noise,
                       rotation_deg=base.rotation_deg * args.noise, scale=base.scale * args.noise)
         train_level2(config, cfg, sim, train_set, val_set, args.out, resume=not args.restart,
-                     progress=args.progress, on_epoch=report, level1=args.level1, init=args.init)
+                     progress=args.progress, on_epoch=report, level1=args.level1, init=args.init,
+                     level1_flip=args.level1_flip)
     say(f"trained {args.level} in {time.time() - t0:.0f} s; weights in {args.out}")
     if world > 1:
         import torch.distributed as dist
@@ -550,6 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, default=None, help="start from the weights of this model file (a second cycle)")
     p.add_argument("--level1", type=Path, default=None,
                    help="level 2: also train on this level-1 model's real predictions on the training faces")
+    p.add_argument("--level1-flip", action="store_true",
+                   help="level 2 with --level1: those predictions average level 1 on the crop and its mirror image "
+                        "(for a cascade run with level1_flip)")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(func=_train)
 

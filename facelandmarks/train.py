@@ -554,17 +554,32 @@ def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSe
     return model.eval(), log
 
 
-def level1_predictions(level1: Level1Net, faces: FaceSet, boxes: np.ndarray, chunk: int = 64) -> np.ndarray:
-    """Level-1 points ``(B, N, 2)`` (image frame) of ``faces`` cropped from landmark ``boxes`` ``(B, 4)``."""
+def level1_predictions(level1: Level1Net, faces: FaceSet, boxes: np.ndarray, chunk: int = 64,
+                       flip: bool = False) -> np.ndarray:
+    """Level-1 points ``(B, N, 2)`` (image frame) of ``faces`` cropped from landmark ``boxes`` ``(B, 4)``.
+
+    ``flip``: the average of the crop's points and its mirror image's (mapped back and renamed by the
+    scheme's flip permutation), as :class:`~facelandmarks.models.cascade.Cascade` computes them with
+    ``level1_flip`` (its level 2 then trains on the errors it will see).
+    """
     cfg = level1.config
     mats = crop_matrices(boxes, cfg)
-    out = []
+    out, mirrored = [], []
     with torch.no_grad():
         for start in range(0, len(faces), chunk):
             idx = range(start, min(start + chunk, len(faces)))
             crops = torch.cat([warp_batch(faces.images[i], mats[i][None], cfg.input_size) for i in idx]) / 255.0
             out.append(level1(crops.contiguous(memory_format=torch.channels_last)).double().numpy())
-    return transform_points(from_unit(np.concatenate(out), cfg.input_size), np.linalg.inv(mats))
+            if flip:
+                mirrored.append(level1(crops.flip(-1).contiguous(memory_format=torch.channels_last)).double().numpy())
+    points = from_unit(np.concatenate(out), cfg.input_size)
+    if flip:
+        perm = faces.scheme.flip_permutation
+        if perm is None:
+            raise ValueError(f"the {faces.scheme.name} scheme has no flip permutation: train without level1_flip")
+        back = transform_points(from_unit(np.concatenate(mirrored), cfg.input_size), hflip_matrix(cfg.input_size))
+        points = (points + back[:, list(perm)]) / 2
+    return transform_points(points, np.linalg.inv(mats))
 
 
 class _Level2Samples(_Samples):
@@ -588,13 +603,15 @@ class _Level2Samples(_Samples):
 def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErrors, train_set: FaceSet,
                  val_set: FaceSet, out_dir: str | os.PathLike, resume: bool = True, progress: bool = True,
                  on_epoch: Callable[[dict], None] | None = None, level1: str | os.PathLike | None = None,
-                 init: str | os.PathLike | None = None, level1_variants: int = 4) -> tuple[Level2Net, list[dict]]:
+                 init: str | os.PathLike | None = None, level1_variants: int = 4,
+                 level1_flip: bool = False) -> tuple[Level2Net, list[dict]]:
     """Train the level-2 patch networks on simulated level-1 errors (see :class:`SimulatedErrors`).
 
     With ``level1`` (a level-1 model file) half of the training faces start instead from that
     network's real predictions (``level1_variants`` jittered boxes per face, computed once), so
     level 2 also learns what level 1 really gets wrong; validation then starts from level 1's real
-    predictions on ``val_set``. ``init``: start from the weights of a level-2 model file.
+    predictions on ``val_set``. ``level1_flip``: those predictions average level 1 on the crop and on
+    its mirror image (the cascade's ``level1_flip``). ``init``: start from the weights of a level-2 model file.
 
     Validation each epoch (rank 0): mean NME (the scheme's main normaliser) on ``val_set`` of the
     starting points (``val_start_nme``) and after refinement (``val_nme``), the same starting points
@@ -631,10 +648,10 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
         net1 = fuse_for_inference(load_model(level1, "level1")[0])
         real_train = np.stack([
             level1_predictions(net1, train_set, jitter_boxes(points_box(train_set.points), np.random.default_rng([train_cfg.seed, v]),
-                                                             train_cfg.box_shift, train_cfg.box_scale))
+                                                             train_cfg.box_shift, train_cfg.box_scale), flip=level1_flip)
             for v in range(level1_variants)])  # (V, B, N, 2)
         real_val = level1_predictions(net1, val_set, jitter_boxes(points_box(val_set.points), np.random.default_rng(12345),
-                                                                  train_cfg.box_shift, train_cfg.box_scale))
+                                                                  train_cfg.box_shift, train_cfg.box_scale), flip=level1_flip)
     val = level2_batch(val_set, np.arange(len(val_set)), config, canonical, nbrs, np.random.default_rng(12345),
                        torch.Generator(), sim, level1_points=real_val)
     device = resolve_device(train_cfg.device)
@@ -649,7 +666,8 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
                 "val_nme": float(np.mean(metrics.nme(refined.astype(np.float64), val["gt"], norm, scheme=val_set.scheme)))}
 
     configs = {"config": asdict(config), "train_config": asdict(train_cfg), "simulated_errors": asdict(sim),
-               "level1": None if level1 is None else str(level1), "init": None if init is None else str(init)}
+               "level1": None if level1 is None else str(level1), "init": None if init is None else str(init),
+               "level1_flip": level1_flip}
     samples = _Level2Samples(train_set, config, train_cfg, canonical, nbrs, sim, real_train)
     log = _loop("level2", model, configs, train_cfg, samples, config.patch_size, validate, out_dir, resume, progress, on_epoch)
     model.cpu()

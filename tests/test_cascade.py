@@ -9,6 +9,7 @@ from facelandmarks import datasets, load_pretrained, metrics
 from facelandmarks.geometry import points_box, similarity_matrix, transform_points, translation_matrix, warp_image
 from facelandmarks.io import check_image
 from facelandmarks.models.cascade import Cascade, fuse_for_inference
+from facelandmarks.models.files import load_model as load_model_file
 from facelandmarks.models.level1 import DEEP, SHALLOW, Level1Net
 from facelandmarks.models.level2 import Level2Config, Level2Net, neighbours
 
@@ -189,6 +190,50 @@ def test_flip_averaging_is_mirror_symmetric(cascade, faces):
 
     b_back = transform_points(b, hflip_matrix(w))[list(IBUG68.flip_permutation)]
     np.testing.assert_allclose(a, b_back, atol=1e-3)
+
+
+def test_level1_flip_starts_level2_from_the_mirror_average(faces, tmp_path):
+    """level1_flip: level 1 unchanged, level 2 refines the mean of level 1 and its mirrored pass (the
+    one the score runs), as train.level1_predictions(flip=True) computes it; the flag travels in the
+    level-2 file."""
+    from facelandmarks.models.cascade import CHUNK
+    from facelandmarks.models.files import save_model
+    from facelandmarks.models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, WEIGHTS_DIR
+    from facelandmarks.train import level1_predictions
+
+    l1_file, l2_file = WEIGHTS_DIR / LEVEL1_WEIGHTS["deep"], WEIGHTS_DIR / LEVEL2_WEIGHTS["k3"]
+    cascade = Cascade.from_files(l1_file, l2_file)
+    images, boxes = faces.images[:3], points_box(faces.points[:3])
+    plain = cascade.predict_batch(images, boxes, level1_flip=False)
+    flipped = cascade.predict_batch(images, boxes, level1_flip=True, score=False)
+    np.testing.assert_allclose(flipped.level1_points, plain.level1_points, atol=1e-4)  # level 1 itself unchanged
+    start = (flipped.level1_points + flipped.level1_mirror_points) / 2
+    with torch.no_grad():
+        again = cascade._refine(cascade.level2, images, start, CHUNK)[0]
+    np.testing.assert_allclose(flipped.level2_points, again, atol=1e-4)
+    assert np.abs(flipped.level2_points - plain.level2_points).max() > 0.01  # it changed what level 2 saw
+    subset = datasets.FaceSet(faces.names[:3], images, faces.points[:3], faces.scheme)
+    np.testing.assert_allclose(level1_predictions(cascade.level1, subset, boxes, flip=True), start, atol=1e-3)
+    assert flipped.score is None and plain.score is not None
+
+    net2, saved = load_model_file(l2_file)
+    for flag in (True, False):
+        save_model(tmp_path / "level2.pt", "level2", net2, net2.config, {"level1_flip": flag})
+        assert Cascade.from_files(l1_file, tmp_path / "level2.pt").level1_flip is flag
+    default = load_pretrained()
+    expected = default.predict_batch(images, boxes, level1_flip=default.level1_flip)
+    np.testing.assert_allclose(default.predict_batch(images, boxes).points, expected.points)
+
+
+def test_torch_cascade_with_workers_gives_the_same_points(faces):
+    """workers > 1 on the torch backend too (the worker threads run without gradients, like the caller)."""
+    cascade = load_pretrained()
+    images, boxes = faces.images[:5], points_box(faces.points[:5])
+    one = cascade.predict_batch(images, boxes, chunk=2)
+    cascade.workers = 2
+    two = cascade.predict_batch(images, boxes, chunk=2)
+    np.testing.assert_allclose(two.points, one.points, atol=1e-4)
+    np.testing.assert_allclose(two.score, one.score, atol=1e-6)
 
 
 def test_predict_all_and_the_largest_face_rule(cascade, faces):

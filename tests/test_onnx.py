@@ -80,6 +80,43 @@ def test_warps_run_in_one_torch_thread_and_threads_are_restored(faces):
     assert seen and set(seen) == {fl_onnx.WARP_THREADS}
 
 
+@pytest.mark.parametrize("n", [1, CHUNK + 3])
+def test_workers_side_by_side_give_the_same_points(faces, n):
+    """The ONNX Runtime cascade runs chunks (and at batch 1 the crop and its mirror image) in
+    ``workers`` threads; the points do not depend on it, and the threads are really used."""
+    import threading
+
+    ort_cascade = load_pretrained(backend="onnxruntime")
+    assert ort_cascade.workers == fl_onnx.WORKERS >= 1
+    images, boxes = faces[0].images[:n], faces[1][:n]
+    seen = set()
+    original = fl_onnx.OnnxLevel1.forward
+    try:
+        fl_onnx.OnnxLevel1.forward = lambda self, x: (seen.add(threading.current_thread().name), original(self, x))[1]
+        ort_cascade.workers = 1
+        one = ort_cascade.predict_batch(images, boxes)
+        assert seen == {threading.current_thread().name}
+        seen.clear()
+        ort_cascade.workers = 3
+        several = ort_cascade.predict_batch(images, boxes)
+    finally:
+        fl_onnx.OnnxLevel1.forward = original
+    assert seen and all(name.startswith("facelandmarks") for name in seen)
+    assert_same_stages(one, several, tol=1e-5)
+    np.testing.assert_array_equal(one.level1_mirror_points, several.level1_mirror_points)
+
+
+def test_level1_flip_travels_with_the_export(tmp_path, faces):
+    cascade = load_pretrained()
+    cascade.level1_flip = True
+    fl_onnx.export_onnx(cascade, tmp_path, float_weights=SHIPPED[:2])
+    assert json.loads((tmp_path / fl_onnx.MANIFEST).read_text())["level1_flip"] is True
+    loaded = fl_onnx.load_onnx(tmp_path, float_weights=SHIPPED[:2])
+    assert loaded.level1_flip is True and fl_onnx.to_onnxruntime(cascade, SHIPPED[:2]).level1_flip is True
+    images, boxes = faces[0].images[:2], faces[1][:2]
+    assert_same_stages(cascade.predict_batch(images, boxes), loaded.predict_batch(images, boxes))
+
+
 def test_onnxruntime_backend_runs_on_the_cpu_only(faces):
     ort_cascade = load_pretrained(backend="onnxruntime", level2=None)
     images, boxes = faces[0].images[:1], faces[1][:1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
@@ -35,7 +36,7 @@ class FacePrediction:
     """The cascade's result for one face, with every stage (coordinates in the image unless named)."""
 
     points: np.ndarray  # (N, 2) final points
-    level1_points: np.ndarray  # (N, 2) level-1 points
+    level1_points: np.ndarray  # (N, 2) level-1 points (on the crop as it is, not mirrored)
     level2_points: np.ndarray  # (N, 2) level-2 points (= final without level 3)
     box: np.ndarray  # (4,) landmark-convention face box the crop was made from
     crop_matrix: np.ndarray  # (3, 3) image -> level-1 crop
@@ -43,6 +44,7 @@ class FacePrediction:
     patch_matrices: np.ndarray | None  # (N, 3, 3) image -> level 2's patch p
     votes: np.ndarray | None  # (N, K, 2) every level-2 patch's predictions, rectified frame
     level1_mirror_points: np.ndarray | None = None  # (N, 2) level 1 on the mirrored crop, mapped back
+    # (with the cascade's level1_flip, level 2 starts from the mean of these and level1_points)
     score: float | None = None  # confidence in [0, 1], low when the points are probably wrong
     detector_box: np.ndarray | None = None  # (4,) the detector's own box, when detection was used
     detector_score: float | None = None  # the detector's score of that box (facelandmarks.detect.detect_faces)
@@ -109,11 +111,23 @@ of 8 against 44.4 in one chunk of 64, and through the int8 one at 82.2 against 7
 (``benchmarks/profile_cascade.py``, medians of 5 interleaved rounds)."""
 
 
+@lru_cache(maxsize=None)
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    """One shared pool per number of workers (the network calls and warps release the GIL)."""
+    return ThreadPoolExecutor(workers, thread_name_prefix="facelandmarks")
+
+
 class Cascade(nn.Module):
     """Level 1, optional level 2 (the paper's two levels) and an optional finer level 3, as one predictor.
 
     Level 3 is our addition (the paper stops at two levels): the same patch network as level 2 on a
     rectified face twice as large, trained on smaller errors, in the spirit of Sun et al.'s third level.
+
+    ``level1_flip`` (also ours): level 2 starts from the mean of level 1's points on the crop and on its
+    mirror image, instead of the crop's alone. The mirrored pass is the one the confidence score
+    already runs, so with the score on it costs nothing more. :meth:`from_files` sets it as the level-2
+    file was trained (``facelandmarks train level2 --level1-flip``); ``predict_batch(level1_flip=...)``
+    overrides it for one call.
 
     Example:
         >>> import facelandmarks, skimage.data            # doctest: +SKIP
@@ -123,7 +137,8 @@ class Cascade(nn.Module):
         (68, 2)
     """
 
-    def __init__(self, level1: Level1Net, level2: Level2Net | None = None, level3: Level2Net | None = None) -> None:
+    def __init__(self, level1: Level1Net, level2: Level2Net | None = None, level3: Level2Net | None = None,
+                 level1_flip: bool = False) -> None:
         super().__init__()
         for net in (level2, level3):
             if net is not None and net.config.n_points != level1.config.n_points:
@@ -133,6 +148,11 @@ class Cascade(nn.Module):
         self.level1 = level1.eval()
         self.level2 = None if level2 is None else level2.eval()
         self.level3 = None if level3 is None else level3.eval()
+        self.level1_flip = bool(level1_flip)
+        self.workers = 1
+        """Threads that run chunks of faces (and, at batch 1, the crop and its mirror image) side by
+        side. 1 for torch, whose operators use every core themselves; the ONNX Runtime backend sets
+        :data:`facelandmarks.models.onnx.WORKERS` (one single-threaded network call per core)."""
 
     @property
     def n_points(self) -> int:
@@ -149,17 +169,18 @@ class Cascade(nn.Module):
     def from_files(cls, level1: str | os.PathLike, level2: str | os.PathLike | None = None,
                    level3: str | os.PathLike | None = None) -> "Cascade":
         """Build a cascade from model files written by :func:`facelandmarks.models.files.save_model`
-        (errors: see :func:`~facelandmarks.models.files.load_model`)."""
+        (errors: see :func:`~facelandmarks.models.files.load_model`). ``level1_flip`` is True when the
+        level-2 file was trained on level 1's flip-averaged points (its ``level1_flip`` entry)."""
         l1, _ = load_model(level1, "level1")
-        l2 = None if level2 is None else load_model(level2, "level2")[0]
+        l2, info = (None, {}) if level2 is None else load_model(level2, "level2")
         l3 = None if level3 is None else load_model(level3, "level2")[0]
-        return cls(l1, l2, l3)
+        return cls(l1, l2, l3, level1_flip=bool(info.get("level1_flip", False)))
 
     @torch.no_grad()
     def predict_batch(self, images: list[np.ndarray], boxes: np.ndarray, box_kind: str = "landmarks",
                       use_level2: bool = True, use_level3: bool = True, chunk: int = CHUNK,
                       flip: bool = False, score: bool = True,
-                      device: str | torch.device | None = None) -> BatchPrediction:
+                      device: str | torch.device | None = None, level1_flip: bool | None = None) -> BatchPrediction:
         """Predict the points of one face per image.
 
         Args:
@@ -179,6 +200,9 @@ class Cascade(nn.Module):
             device: run the networks there (``"cpu"``, ``"cuda"``, ``"mps"``; the cascade moves there
                 and stays); None: where the cascade is (the CPU unless moved with ``.to``). The
                 crops and patches are cut on the CPU; the results are NumPy arrays either way.
+            level1_flip: level 2 starts from the mean of level 1 on the crop and on its mirror image
+                (None: the cascade's ``level1_flip``, set as its level 2 was trained). Runs the
+                mirrored level-1 pass when ``score`` does not already.
 
         Returns:
             :class:`BatchPrediction`, points float ``(B, N, 2)``, (x, y), 0-based pixel centres of the
@@ -197,34 +221,44 @@ class Cascade(nn.Module):
         if device is not None:
             self.to(device)
         dev = _device_of(self.level1)
+        level1_flip = self.level1_flip if level1_flip is None else bool(level1_flip)
         if flip:
-            return self._flip_average(images, boxes, use_level2, use_level3, chunk, score)
+            return self._flip_average(images, boxes, use_level2, use_level3, chunk, score, level1_flip)
         cfg1 = self.level1.config
+        mirror_pass = score or (level1_flip and self.level2 is not None and use_level2)
         crop_m = crop_matrices(boxes, cfg1)  # (B, 3, 3) image -> crop
-        unit, unit_mirror = [], []
-        for start in range(0, len(images), chunk):
-            crops = torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size)
-                               for i in range(start, min(start + chunk, len(images)))]).to(dev) / 255.0
-            if score:  # the crops and their mirror images in one network call (fewer calls at batch 1)
-                both = self.level1(torch.cat([crops, crops.flip(-1)]).contiguous(memory_format=torch.channels_last)).cpu()
-                unit.append(both[:len(crops)])
-                unit_mirror.append(both[len(crops):])
-            else:
-                unit.append(self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu())
+        spans = [range(start, min(start + chunk, len(images))) for start in range(0, len(images), chunk)]
+
+        def cut(span: range) -> torch.Tensor:
+            return torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size) for i in span]).to(dev) / 255.0
+
+        def level1(crops: torch.Tensor) -> torch.Tensor:
+            return self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu()
+
+        crops = self._map(cut, spans)
+        if not mirror_pass:
+            unit = self._map(level1, crops)
+        elif self.workers > 1:  # the crops and their mirror images as separate calls, run side by side
+            both = self._map(level1, crops + [c.flip(-1) for c in crops])
+            unit, unit_mirror = both[:len(crops)], both[len(crops):]
+        else:  # the crops and their mirror images in one network call (fewer calls at batch 1)
+            both = [level1(torch.cat([c, c.flip(-1)])) for c in crops]
+            unit, unit_mirror = [b[:len(b) // 2] for b in both], [b[len(b) // 2:] for b in both]
         l1_crop = from_unit(torch.cat(unit).double().numpy(), cfg1.input_size)
         l1 = transform_points(l1_crop, np.linalg.inv(crop_m))  # (B, N, 2) image frame
         mirror = None
-        if score:  # mirrored crop -> crop: x' = S - 1 - x, and the scheme renames the points
+        if mirror_pass:  # mirrored crop -> crop: x' = S - 1 - x, and the scheme renames the points
             m_crop = from_unit(torch.cat(unit_mirror).double().numpy(), cfg1.input_size)
             m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, self._flip_permutation()]
             mirror = transform_points(m_crop, np.linalg.inv(crop_m))
         if self.level2 is None or not use_level2:
             result = BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None, mirror)
         else:
-            l2, rect, patch_m, votes = self._refine(self.level2, images, l1, chunk)
+            start = (l1 + mirror) / 2 if level1_flip else l1
+            l2, rect, patch_m, votes = self._refine(self.level2, images, start, chunk, self._map)
             points = l2
             if self.level3 is not None and use_level3:
-                points = self._refine(self.level3, images, l2, chunk)[0]
+                points = self._refine(self.level3, images, l2, chunk, self._map)[0]
             result = BatchPrediction(points, l1, l2, boxes, crop_m, rect, patch_m, votes, mirror)
         if score:
             result.score = self._score(result)
@@ -240,12 +274,13 @@ class Cascade(nn.Module):
         return None if np.isnan(values).any() else values
 
     def _flip_average(self, images: list[np.ndarray], boxes: np.ndarray, use_level2: bool, use_level3: bool,
-                      chunk: int, score: bool) -> BatchPrediction:
-        plain = self.predict_batch(images, boxes, "landmarks", use_level2, use_level3, chunk, score=score)
+                      chunk: int, score: bool, level1_flip: bool) -> BatchPrediction:
+        plain = self.predict_batch(images, boxes, "landmarks", use_level2, use_level3, chunk, score=score,
+                                   level1_flip=level1_flip)
         widths = np.array([im.shape[1] for im in images], dtype=np.float64)
         mirrored_boxes = np.stack([widths - 1 - boxes[:, 2], boxes[:, 1], widths - 1 - boxes[:, 0], boxes[:, 3]], axis=1)
         mirrored = self.predict_batch([im[:, ::-1] for im in images], mirrored_boxes, "landmarks", use_level2,
-                                      use_level3, chunk, score=False)
+                                      use_level3, chunk, score=False, level1_flip=level1_flip)
         unflip = np.stack([hflip_matrix(int(w)) for w in widths])  # mirrored -> original image frame
         perm = self._flip_permutation()
         for name in ("points", "level1_points", "level2_points"):
@@ -253,25 +288,38 @@ class Cascade(nn.Module):
             setattr(plain, name, (getattr(plain, name) + back) / 2)
         return plain
 
+    def _map(self, fn, items: list) -> list:
+        """``[fn(x) for x in items]``, run by :attr:`workers` threads side by side when there are several."""
+        if self.workers <= 1 or len(items) <= 1:
+            return [fn(x) for x in items]
+
+        def run(x):
+            with torch.no_grad():  # the grad mode is per thread: predict_batch's does not reach the workers
+                return fn(x)
+
+        return list(_thread_pool(self.workers).map(run, items))
+
     @staticmethod
-    def _refine(net2: Level2Net, images: list[np.ndarray], start: np.ndarray, chunk: int
+    def _refine(net2: Level2Net, images: list[np.ndarray], start: np.ndarray, chunk: int, run=None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """One patch-network level from ``start`` (B, N, 2): rectify, cut patches, predict, vote, map back."""
+        """One patch-network level from ``start`` (B, N, 2): rectify, cut patches, predict, vote, map
+        back; ``run(fn, chunks)`` maps over the chunks of faces (default: one after the other)."""
         p = net2.config.patch_size
         dev = _device_of(net2)
         rect = fit_similarity(start, net2.canonical.cpu().double().numpy())  # (B, 3, 3) image -> rectified
         centres = transform_points(start, rect)  # (B, N, 2)
         patch_m = patch_matrices(rect, centres, p)  # (B, N, 3, 3)
-        votes, refined = [], []
-        for first in range(0, len(images), chunk):
-            stop = min(first + chunk, len(images))
-            patches = torch.stack([warp_batch(images[i], patch_m[i], p) for i in range(first, stop)]).to(dev) / 255.0
+
+        def one(span: range) -> tuple[np.ndarray, np.ndarray]:
+            patches = torch.stack([warp_batch(images[i], patch_m[i], p) for i in span]).to(dev) / 255.0
             offsets = net2(patches)  # (b, N, K, 2)
-            c = torch.as_tensor(centres[first:stop], dtype=torch.float32, device=dev)
-            refined.append(net2.vote(c, offsets).cpu().double().numpy())
-            votes.append((c[:, :, None, :] + offsets * p).cpu().double().numpy())
-        points = transform_points(np.concatenate(refined), np.linalg.inv(rect))
-        return points, rect, patch_m, np.concatenate(votes)
+            c = torch.as_tensor(centres[span.start:span.stop], dtype=torch.float32, device=dev)
+            return net2.vote(c, offsets).cpu().double().numpy(), (c[:, :, None, :] + offsets * p).cpu().double().numpy()
+
+        spans = [range(first, min(first + chunk, len(images))) for first in range(0, len(images), chunk)]
+        done = run(one, spans) if run is not None else [one(span) for span in spans]
+        points = transform_points(np.concatenate([r for r, _ in done]), np.linalg.inv(rect))
+        return points, rect, patch_m, np.concatenate([v for _, v in done])
 
     def predict(self, image: np.ndarray, box: np.ndarray | None = None, box_kind: str = "landmarks",
                 detector: str | None = None, use_level2: bool = True, use_level3: bool = True,

@@ -53,7 +53,7 @@ from .level1 import Level1Config, Level1Net
 from .level2 import Level2Config, Level2Net, neighbours
 
 __all__ = ["OPSET", "MANIFEST", "export_level", "export_onnx", "load_onnx", "to_onnxruntime", "session_options",
-           "OnnxCascade", "OnnxLevel1", "OnnxLevel2", "DEFAULT_THREADS", "WARP_THREADS"]
+           "OnnxCascade", "OnnxLevel1", "OnnxLevel2", "DEFAULT_THREADS", "WARP_THREADS", "WORKERS"]
 
 OPSET = 17
 MANIFEST = "cascade.json"
@@ -227,14 +227,33 @@ def _torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+WORKERS = min(_cores(), 8)
+"""Threads of an :class:`OnnxCascade` that run chunks of faces side by side (its ``workers``): one
+per CPU core this process may use, at most 8. Each runs single-threaded network calls and warps,
+which release the GIL, so a batch of several chunks uses every core; at batch 1 the crop and its
+mirror image go through level 1 side by side. Set ``cascade.workers = 1`` for one core."""
+
+
 class OnnxCascade(Cascade):
     """A :class:`Cascade` whose networks are :class:`OnnxLevel1` / :class:`OnnxLevel2` (ONNX Runtime).
 
     Its warps, fits and votes are the torch code of :class:`Cascade`, run with :data:`WARP_THREADS`
     torch thread(s): while :meth:`predict_batch` runs, ``torch.set_num_threads`` is set to it for the
-    whole process, and restored afterwards. It runs on the CPU only (``device`` other than ``"cpu"``:
+    whole process, and restored afterwards. Chunks of faces run side by side in :data:`WORKERS`
+    threads (``cascade.workers``). It runs on the CPU only (``device`` other than ``"cpu"``:
     ``ValueError``).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.workers = WORKERS
 
     def predict_batch(self, *args, **kwargs):  # same signature and result as Cascade.predict_batch
         device = kwargs.get("device")
@@ -273,7 +292,7 @@ def to_onnxruntime(cascade: Cascade, float_weights: list[str | os.PathLike] | No
             levels.append(OnnxLevel1(model, net.config, threads))
         else:
             levels.append(OnnxLevel2(model, net.config, net.canonical.double().numpy(), threads))
-    return OnnxCascade(*levels)
+    return OnnxCascade(*levels, level1_flip=cascade.level1_flip)
 
 
 def export_onnx(cascade: Cascade, folder: str | os.PathLike,
@@ -306,7 +325,8 @@ def export_onnx(cascade: Cascade, folder: str | os.PathLike,
             entry["neighbours"] = net.neighbours.numpy().tolist()
         levels[name] = entry
     manifest = {"format": FORMAT, "opset": OPSET, "scheme": get_scheme(cascade.n_points).name,
-                "n_points": cascade.n_points, "torch": torch.__version__, "levels": levels}
+                "n_points": cascade.n_points, "torch": torch.__version__, "level1_flip": cascade.level1_flip,
+                "levels": levels}
     path = folder / MANIFEST
     path.write_text(json.dumps(manifest, indent=1))
     return path
@@ -377,4 +397,4 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
         if net.float_sha256 != (entry.get("float_sha256") or ""):
             raise ValueError(f"{file}: its float weights' SHA-256 differs from the one in {path}")
         nets.append(net)
-    return OnnxCascade(*nets)
+    return OnnxCascade(*nets, level1_flip=bool(manifest.get("level1_flip", False)))
