@@ -6,10 +6,12 @@ gets dlib's HOG detector box (the boxes ``vs_dlib.py`` and ``ablation.py`` use o
 faces without a detection get the jittered ground-truth box, as there), so the numbers include what
 the detector's box costs level 1. Printed per level, with and without flip averaging, overall and per
 landmark group, and the jaw's error split into its part along the jaw contour (tangential: sliding
-along the line) and across it (normal). Needs the optional extra ``.[dlib]`` for the detector.
+along the line) and across it (normal). The cascade runs as its level-2 file was trained
+(``level1_flip``, ``recrop``: see ``Cascade``); ``--variants`` adds every other combination of the two.
+Needs the optional extra ``.[dlib]`` for the detector.
 
     FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/validation.py \\
-        facelandmarks/weights/level1_deep.pt facelandmarks/weights/level2_k3.pt [level3.pt] [--flip]
+        facelandmarks/weights/level1_deep.pt facelandmarks/weights/level2_k3.pt [level3.pt] [--flip] [--variants]
 """
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ def main() -> None:
     parser.add_argument("weights", nargs="+", type=Path, help="level-1 file, then optional level-2 and level-3 files")
     parser.add_argument("--data", default=None)
     parser.add_argument("--flip", action="store_true", help="also with flip test-time averaging")
+    parser.add_argument("--variants", action="store_true",
+                        help="every combination of level1_flip and recrop (Cascade), not only the files' own")
     parser.add_argument("--seed", type=int, default=0, help="the validation split's seed (and the fallback boxes')")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     args = parser.parse_args()
@@ -44,14 +48,21 @@ def main() -> None:
     cascade = fuse_for_inference(Cascade.from_files(*args.weights))
     print(f"{len(faces)} validation faces (seed-{args.seed} split of the training faces); dlib HOG boxes "
           f"({int(fallback.sum())} without a detection got a jittered ground-truth box); NME / inter_ocular, 68 points")
-    print("weights: " + " + ".join(str(w) for w in args.weights))
+    print("weights: " + " + ".join(str(w) for w in args.weights)
+          + f"; as trained: level1_flip={cascade.level1_flip}, recrop={cascade.recrop}")
     groups = IBUG68.point_group()
     names = np.unique(groups)
     print(f"{'':22s} {'mean':>7s}  " + " ".join(f"{n:>10s}" for n in names) + "   jaw: along / across the contour")
     jaw = np.flatnonzero(groups == "jaw")
     levels = ["level1_points", "level2_points", "points"][:len(args.weights)]
-    for flip in (False, True) if args.flip else (False,):
-        result = cascade.predict_batch(faces.images, boxes, "dlib_hog", flip=flip)
+    own = (cascade.level1_flip, cascade.recrop)
+    runs = [(flip, *own) for flip in ((False, True) if args.flip else (False,))]
+    if args.variants:
+        runs = [(False, l1f, rc) for l1f in (False, True) for rc in (False, True) if (l1f, rc) != own] + runs
+    for flip, level1_flip, recrop in runs:
+        result = cascade.predict_batch(faces.images, boxes, "dlib_hog", flip=flip, level1_flip=level1_flip, recrop=recrop)
+        if (level1_flip, recrop) != own or args.variants:
+            print(f"level1_flip={level1_flip}, recrop={recrop}" + (" (as trained)" if (level1_flip, recrop) == own else ""))
         for level, name in zip(levels, ("level 1", "+ level 2", "+ level 3")):
             errors = metrics.point_errors(getattr(result, level), faces.points, "inter_ocular", IBUG68)
             along, across = metrics.contour_errors(getattr(result, level), faces.points, jaw)

@@ -1,8 +1,9 @@
 """``facelandmarks benchmark``: every backend side by side in one process, quiet and under a competing load.
 
 Models: the torch cascade plain, fused and with int8 trunks (also with torch held to one thread);
-the same networks on ONNX Runtime (float and int8, int8 without the confidence score, int8 with
-torch's number of threads); dlib's 68-point shape predictor when its extra is installed. Every
+the same networks on ONNX Runtime (float and int8, run by one worker thread per core; int8 without
+the confidence score; int8 with one worker; int8 with one worker and torch's number of threads per
+network call); dlib's 68-point shape predictor when its extra is installed. Every
 cascade is called as a user calls it (``predict_batch``: levels 1 and 2 and the confidence score,
 which runs level 1 a second time on the mirrored crops). Tasks: batch 1 (one face per call, 5 calls
 a round) and batch 64 (one call), on HELEN test faces with jittered ground-truth boxes (no
@@ -91,21 +92,27 @@ def _run(args: argparse.Namespace) -> int:
     try:
         import onnxruntime
 
-        from .models.onnx import DEFAULT_THREADS
+        from .models.onnx import DEFAULT_THREADS, WORKERS
 
         models["onnxruntime"] = load_pretrained(backend="onnxruntime").predict_batch
         fastest = load_pretrained(backend="onnxruntime", int8=True).predict_batch
         models["onnxruntime int8"] = fastest
         # the default call also scores each face (a second, mirrored level-1 pass); without the score:
         models["onnxruntime int8 no score"] = lambda images, boxes: fastest(images, boxes, score=False)
-        # ONNX Runtime with as many threads as torch uses (the backend's default is DEFAULT_THREADS)
+        if WORKERS > 1:  # the chunks one after the other, as before the backend ran them side by side
+            serial = load_pretrained(backend="onnxruntime", int8=True)
+            serial.workers = 1
+            models["onnxruntime int8 1 worker"] = serial.predict_batch
+        # one worker, ONNX Runtime with as many threads per call as torch uses (its own parallelism)
         threads = torch.get_num_threads()
         if threads > 1:
             from .models.onnx import to_onnxruntime
 
-            models[f"onnxruntime int8 {threads} threads"] = to_onnxruntime(load_pretrained(int8=True),
-                                                                           threads=threads).predict_batch
-        versions.append(f"onnxruntime {onnxruntime.__version__} ({DEFAULT_THREADS} thread)")
+            intra = to_onnxruntime(load_pretrained(int8=True), threads=threads)
+            intra.workers = 1
+            models[f"onnxruntime int8 {threads} threads"] = intra.predict_batch
+        versions.append(f"onnxruntime {onnxruntime.__version__} ({DEFAULT_THREADS} thread per call, {WORKERS} "
+                        "workers unless named)")
     except ImportError as err:
         print(f"(no ONNX Runtime rows: {err})")
     try:

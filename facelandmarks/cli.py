@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace) -> int:
                       rotation_deg=base.rotation_deg * args.noise, scale=base.scale * args.noise)
         train_level2(config, cfg, sim, train_set, val_set, args.out, resume=not args.restart,
                      progress=args.progress, on_epoch=report, level1=args.level1, init=args.init,
-                     level1_flip=args.level1_flip)
+                     level1_flip=args.level1_flip, recrop=args.recrop, after_level2=args.after_level2)
     say(f"trained {args.level} in {time.time() - t0:.0f} s; weights in {args.out}")
     if world > 1:
         import torch.distributed as dist
@@ -551,9 +551,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, default=None, help="start from the weights of this model file (a second cycle)")
     p.add_argument("--level1", type=Path, default=None,
                    help="level 2: also train on this level-1 model's real predictions on the training faces")
+    p.add_argument("--after-level2", type=Path, default=None,
+                   help="level 2 with --level1: the real predictions are refined by this level-2 file first "
+                        "(train a finer level 3 on what level 2 still gets wrong)")
     p.add_argument("--level1-flip", action="store_true",
                    help="level 2 with --level1: those predictions average level 1 on the crop and its mirror image "
                         "(for a cascade run with level1_flip)")
+    p.add_argument("--recrop", action="store_true",
+                   help="level 2 with --level1: those predictions come from level 1's second pass, on the crop "
+                        "re-made from its first points (for a cascade run with recrop)")
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.set_defaults(func=_train)
 

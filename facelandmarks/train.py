@@ -48,7 +48,7 @@ from .augment import AugmentConfig, NO_AUGMENT, flip_points, occlude, photometri
 from .datasets import FaceSet, jitter_boxes
 from .geometry import (fit_similarity, hflip_matrix, points_box, procrustes_mean, similarity_matrix,
                        transform_points, warp_batch)
-from .models.cascade import fuse_for_inference
+from .models.cascade import Cascade, fuse_for_inference
 from .models.level1 import Level1Config, Level1Net, crop_matrices, from_unit, to_unit
 from .models.level2 import Level2Config, Level2Net, patch_matrices
 # Model files live with the models; these names stay importable from here for existing code.
@@ -555,31 +555,19 @@ def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSe
 
 
 def level1_predictions(level1: Level1Net, faces: FaceSet, boxes: np.ndarray, chunk: int = 64,
-                       flip: bool = False) -> np.ndarray:
-    """Level-1 points ``(B, N, 2)`` (image frame) of ``faces`` cropped from landmark ``boxes`` ``(B, 4)``.
+                       flip: bool = False, recrop: bool = False) -> np.ndarray:
+    """Level-1 points ``(B, N, 2)`` (image frame) of ``faces`` cropped from landmark ``boxes`` ``(B, 4)``,
+    computed as :class:`~facelandmarks.models.cascade.Cascade` computes the points level 2 starts from.
 
     ``flip``: the average of the crop's points and its mirror image's (mapped back and renamed by the
-    scheme's flip permutation), as :class:`~facelandmarks.models.cascade.Cascade` computes them with
-    ``level1_flip`` (its level 2 then trains on the errors it will see).
+    scheme's flip permutation), the cascade's ``level1_flip``. ``recrop``: level 1's second pass, on
+    the crop re-made from its first points (the cascade's ``recrop``).
     """
-    cfg = level1.config
-    mats = crop_matrices(boxes, cfg)
-    out, mirrored = [], []
+    if flip and faces.scheme.flip_permutation is None:
+        raise ValueError(f"the {faces.scheme.name} scheme has no flip permutation: train without level1_flip")
     with torch.no_grad():
-        for start in range(0, len(faces), chunk):
-            idx = range(start, min(start + chunk, len(faces)))
-            crops = torch.cat([warp_batch(faces.images[i], mats[i][None], cfg.input_size) for i in idx]) / 255.0
-            out.append(level1(crops.contiguous(memory_format=torch.channels_last)).double().numpy())
-            if flip:
-                mirrored.append(level1(crops.flip(-1).contiguous(memory_format=torch.channels_last)).double().numpy())
-    points = from_unit(np.concatenate(out), cfg.input_size)
-    if flip:
-        perm = faces.scheme.flip_permutation
-        if perm is None:
-            raise ValueError(f"the {faces.scheme.name} scheme has no flip permutation: train without level1_flip")
-        back = transform_points(from_unit(np.concatenate(mirrored), cfg.input_size), hflip_matrix(cfg.input_size))
-        points = (points + back[:, list(perm)]) / 2
-    return transform_points(points, np.linalg.inv(mats))
+        points, mirrored, _ = Cascade(level1)._level1_stage(faces.images, boxes, chunk, torch.device("cpu"), flip, recrop)
+    return (points + mirrored) / 2 if flip else points
 
 
 class _Level2Samples(_Samples):
@@ -604,14 +592,19 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
                  val_set: FaceSet, out_dir: str | os.PathLike, resume: bool = True, progress: bool = True,
                  on_epoch: Callable[[dict], None] | None = None, level1: str | os.PathLike | None = None,
                  init: str | os.PathLike | None = None, level1_variants: int = 4,
-                 level1_flip: bool = False) -> tuple[Level2Net, list[dict]]:
+                 level1_flip: bool = False, recrop: bool = False,
+                 after_level2: str | os.PathLike | None = None) -> tuple[Level2Net, list[dict]]:
     """Train the level-2 patch networks on simulated level-1 errors (see :class:`SimulatedErrors`).
 
     With ``level1`` (a level-1 model file) half of the training faces start instead from that
     network's real predictions (``level1_variants`` jittered boxes per face, computed once), so
     level 2 also learns what level 1 really gets wrong; validation then starts from level 1's real
     predictions on ``val_set``. ``level1_flip``: those predictions average level 1 on the crop and on
-    its mirror image (the cascade's ``level1_flip``). ``init``: start from the weights of a level-2 model file.
+    its mirror image (the cascade's ``level1_flip``); ``recrop``: they come from level 1's second pass
+    on a crop re-made from its first points (the cascade's ``recrop``). ``after_level2`` (a level-2 model file, with
+    ``level1``): the real predictions are that level 2's refinement of level 1's, so the network trained
+    here learns what the cascade's level 2 still gets wrong (a finer level 3 on real errors).
+    ``init``: start from the weights of a level-2 model file.
 
     Validation each epoch (rank 0): mean NME (the scheme's main normaliser) on ``val_set`` of the
     starting points (``val_start_nme``) and after refinement (``val_nme``), the same starting points
@@ -644,14 +637,26 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
                       f"(scheme {train_set.scheme.name}, face_size {config.face_size:g}); for sparse schemes use "
                       "k=1 (`--k 1`), each patch refining its own point", stacklevel=2)
     real_train = real_val = None
+    if after_level2 is not None and level1 is None:
+        raise ValueError("after_level2 refines level 1's real predictions: give level1 too")
     if level1 is not None:
         net1 = fuse_for_inference(load_model(level1, "level1")[0])
+        net2 = None if after_level2 is None else fuse_for_inference(load_model(after_level2, "level2")[0])
+
+        def real(faces: FaceSet, boxes: np.ndarray) -> np.ndarray:
+            points = level1_predictions(net1, faces, boxes, flip=level1_flip, recrop=recrop)
+            if net2 is not None:
+                with torch.no_grad():
+                    points = np.concatenate([Cascade._refine(net2, faces.images[i:i + 64], points[i:i + 64], 8)[0]
+                                             for i in range(0, len(faces), 64)])
+            return points
+
         real_train = np.stack([
-            level1_predictions(net1, train_set, jitter_boxes(points_box(train_set.points), np.random.default_rng([train_cfg.seed, v]),
-                                                             train_cfg.box_shift, train_cfg.box_scale), flip=level1_flip)
+            real(train_set, jitter_boxes(points_box(train_set.points), np.random.default_rng([train_cfg.seed, v]),
+                                         train_cfg.box_shift, train_cfg.box_scale))
             for v in range(level1_variants)])  # (V, B, N, 2)
-        real_val = level1_predictions(net1, val_set, jitter_boxes(points_box(val_set.points), np.random.default_rng(12345),
-                                                                  train_cfg.box_shift, train_cfg.box_scale), flip=level1_flip)
+        real_val = real(val_set, jitter_boxes(points_box(val_set.points), np.random.default_rng(12345),
+                                              train_cfg.box_shift, train_cfg.box_scale))
     val = level2_batch(val_set, np.arange(len(val_set)), config, canonical, nbrs, np.random.default_rng(12345),
                        torch.Generator(), sim, level1_points=real_val)
     device = resolve_device(train_cfg.device)
@@ -667,7 +672,7 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
 
     configs = {"config": asdict(config), "train_config": asdict(train_cfg), "simulated_errors": asdict(sim),
                "level1": None if level1 is None else str(level1), "init": None if init is None else str(init),
-               "level1_flip": level1_flip}
+               "level1_flip": level1_flip, "recrop": recrop, "after_level2": None if after_level2 is None else str(after_level2)}
     samples = _Level2Samples(train_set, config, train_cfg, canonical, nbrs, sim, real_train)
     log = _loop("level2", model, configs, train_cfg, samples, config.patch_size, validate, out_dir, resume, progress, on_epoch)
     model.cpu()

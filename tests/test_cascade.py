@@ -225,6 +225,34 @@ def test_level1_flip_starts_level2_from_the_mirror_average(faces, tmp_path):
     np.testing.assert_allclose(default.predict_batch(images, boxes).points, expected.points)
 
 
+def test_recrop_matrices_turn_the_face_upright_around_its_tight_box(faces):
+    from facelandmarks.models.level1 import crop_matrices, recrop_matrices
+
+    cascade = load_pretrained()
+    reference = cascade.level1.mean_shape.double().numpy()
+    points = faces.points[:3]
+    turn = similarity_matrix(1.0, 0.4)  # 23 degrees about the image origin
+    upright = recrop_matrices(points, reference, DEEP)
+    turned = recrop_matrices(transform_points(points, turn), reference, DEEP)
+    np.testing.assert_allclose(turned, upright @ np.linalg.inv(turn), atol=1e-9)  # same crop of the same face
+    # a near-upright face keeps nearly the crop of its tight box (the reference fixes the angle)
+    np.testing.assert_allclose(transform_points(points, upright).mean(1), transform_points(points, crop_matrices(
+        points_box(points), DEEP)).mean(1), atol=0.1 * DEEP.input_size)
+
+
+def test_recrop_corrects_a_shifted_box(faces):
+    """A box 15% off: level 1 on a crop re-made from its own first points is closer than on the box."""
+    cascade = load_pretrained()
+    boxes = points_box(faces.points)
+    size = boxes[:, 2:] - boxes[:, :2]
+    shifted = boxes + np.hstack([0.15 * size, 0.15 * size])
+    plain = cascade.predict_batch(faces.images, shifted, recrop=False, score=False)
+    again = cascade.predict_batch(faces.images, shifted, recrop=True, score=False)
+    errors = [metrics.nme(r.level1_points, faces.points).mean() for r in (plain, again)]
+    assert errors[1] < 0.9 * errors[0], errors  # measured: 4.8% -> 4.1% on these six HELEN faces
+    assert not np.allclose(again.crop_matrix, plain.crop_matrix)  # the second pass's crop is kept
+
+
 def test_torch_cascade_with_workers_gives_the_same_points(faces):
     """workers > 1 on the torch backend too (the worker threads run without gradients, like the caller)."""
     cascade = load_pretrained()

@@ -97,7 +97,9 @@ def test_benchmark_times_every_variant(data_root, capsys):
     text = capsys.readouterr().out
     labels = ["torch plain", "torch fused", "torch int8"]
     if importlib.util.find_spec("onnxruntime"):
-        labels += ["onnxruntime", "onnxruntime int8"]
+        from facelandmarks.models.onnx import WORKERS
+
+        labels += ["onnxruntime", "onnxruntime int8"] + (["onnxruntime int8 1 worker"] if WORKERS > 1 else [])
     for label in labels:
         rows = [line for line in text.splitlines() if line.startswith(label + "  ")]
         assert len(rows) == 2, (label, text)  # quiet and under the competing load

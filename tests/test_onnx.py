@@ -106,13 +106,17 @@ def test_workers_side_by_side_give_the_same_points(faces, n):
     np.testing.assert_array_equal(one.level1_mirror_points, several.level1_mirror_points)
 
 
-def test_level1_flip_travels_with_the_export(tmp_path, faces):
+def test_level1_flip_and_recrop_travel_with_the_export(tmp_path, faces):
     cascade = load_pretrained()
-    cascade.level1_flip = True
+    cascade.level1_flip, cascade.recrop = True, True
     fl_onnx.export_onnx(cascade, tmp_path, float_weights=SHIPPED[:2])
-    assert json.loads((tmp_path / fl_onnx.MANIFEST).read_text())["level1_flip"] is True
+    manifest = json.loads((tmp_path / fl_onnx.MANIFEST).read_text())
+    assert manifest["level1_flip"] is True and manifest["recrop"] is True
     loaded = fl_onnx.load_onnx(tmp_path, float_weights=SHIPPED[:2])
-    assert loaded.level1_flip is True and fl_onnx.to_onnxruntime(cascade, SHIPPED[:2]).level1_flip is True
+    in_memory = fl_onnx.to_onnxruntime(cascade, SHIPPED[:2])
+    for ort_cascade in (loaded, in_memory):
+        assert ort_cascade.level1_flip is True and ort_cascade.recrop is True
+        np.testing.assert_allclose(ort_cascade.level1.mean_shape.numpy(), cascade.level1.mean_shape.numpy())
     images, boxes = faces[0].images[:2], faces[1][:2]
     assert_same_stages(cascade.predict_batch(images, boxes), loaded.predict_batch(images, boxes))
 

@@ -24,7 +24,7 @@ from ..geometry import check_box, fit_similarity, hflip_matrix, transform_points
 from ..io import check_image
 from ..schemes import get_scheme
 from .files import load_model
-from .level1 import Level1Net, crop_matrices, from_unit
+from .level1 import Level1Net, crop_matrices, from_unit, recrop_matrices
 from .level2 import Level2Net, patch_matrices
 
 __all__ = ["Cascade", "FacePrediction", "BatchPrediction", "CHUNK", "LowConfidenceError", "LowConfidenceWarning",
@@ -125,9 +125,11 @@ class Cascade(nn.Module):
 
     ``level1_flip`` (also ours): level 2 starts from the mean of level 1's points on the crop and on its
     mirror image, instead of the crop's alone. The mirrored pass is the one the confidence score
-    already runs, so with the score on it costs nothing more. :meth:`from_files` sets it as the level-2
-    file was trained (``facelandmarks train level2 --level1-flip``); ``predict_batch(level1_flip=...)``
-    overrides it for one call.
+    already runs, so with the score on it costs nothing more. ``recrop`` (ours): level 1 runs a
+    second time, on a crop re-made from its first points (upright, around their tight box: the boxes
+    level 1 was trained on), instead of trusting the detector's box. :meth:`from_files` sets both as
+    the level-2 file was trained (``facelandmarks train level2 --level1-flip --recrop``);
+    ``predict_batch(level1_flip=..., recrop=...)`` overrides them for one call.
 
     Example:
         >>> import facelandmarks, skimage.data            # doctest: +SKIP
@@ -138,7 +140,7 @@ class Cascade(nn.Module):
     """
 
     def __init__(self, level1: Level1Net, level2: Level2Net | None = None, level3: Level2Net | None = None,
-                 level1_flip: bool = False) -> None:
+                 level1_flip: bool = False, recrop: bool = False) -> None:
         super().__init__()
         for net in (level2, level3):
             if net is not None and net.config.n_points != level1.config.n_points:
@@ -149,6 +151,7 @@ class Cascade(nn.Module):
         self.level2 = None if level2 is None else level2.eval()
         self.level3 = None if level3 is None else level3.eval()
         self.level1_flip = bool(level1_flip)
+        self.recrop = bool(recrop)
         self.workers = 1
         """Threads that run chunks of faces (and, at batch 1, the crop and its mirror image) side by
         side. 1 for torch, whose operators use every core themselves; the ONNX Runtime backend sets
@@ -170,17 +173,19 @@ class Cascade(nn.Module):
                    level3: str | os.PathLike | None = None) -> "Cascade":
         """Build a cascade from model files written by :func:`facelandmarks.models.files.save_model`
         (errors: see :func:`~facelandmarks.models.files.load_model`). ``level1_flip`` is True when the
-        level-2 file was trained on level 1's flip-averaged points (its ``level1_flip`` entry)."""
+        level-2 file was trained on level 1's flip-averaged points (its ``level1_flip`` entry), and
+        ``recrop`` when on level 1's points from re-made crops (its ``recrop`` entry)."""
         l1, _ = load_model(level1, "level1")
         l2, info = (None, {}) if level2 is None else load_model(level2, "level2")
         l3 = None if level3 is None else load_model(level3, "level2")[0]
-        return cls(l1, l2, l3, level1_flip=bool(info.get("level1_flip", False)))
+        return cls(l1, l2, l3, level1_flip=bool(info.get("level1_flip", False)), recrop=bool(info.get("recrop", False)))
 
     @torch.no_grad()
     def predict_batch(self, images: list[np.ndarray], boxes: np.ndarray, box_kind: str = "landmarks",
                       use_level2: bool = True, use_level3: bool = True, chunk: int = CHUNK,
                       flip: bool = False, score: bool = True,
-                      device: str | torch.device | None = None, level1_flip: bool | None = None) -> BatchPrediction:
+                      device: str | torch.device | None = None, level1_flip: bool | None = None,
+                      recrop: bool | None = None) -> BatchPrediction:
         """Predict the points of one face per image.
 
         Args:
@@ -203,6 +208,10 @@ class Cascade(nn.Module):
             level1_flip: level 2 starts from the mean of level 1 on the crop and on its mirror image
                 (None: the cascade's ``level1_flip``, set as its level 2 was trained). Runs the
                 mirrored level-1 pass when ``score`` does not already.
+            recrop: level 1 runs twice: on the crop of ``boxes``, then on the crop re-made from those
+                first points (:func:`~facelandmarks.models.level1.recrop_matrices`: turned upright,
+                cropped around their tight box); ``level1_points``, ``crop_matrix`` and the
+                mirrored pass are the second pass's. None: the cascade's ``recrop``.
 
         Returns:
             :class:`BatchPrediction`, points float ``(B, N, 2)``, (x, y), 0-based pixel centres of the
@@ -223,34 +232,10 @@ class Cascade(nn.Module):
         dev = _device_of(self.level1)
         level1_flip = self.level1_flip if level1_flip is None else bool(level1_flip)
         if flip:
-            return self._flip_average(images, boxes, use_level2, use_level3, chunk, score, level1_flip)
-        cfg1 = self.level1.config
+            return self._flip_average(images, boxes, use_level2, use_level3, chunk, score, level1_flip, recrop)
+        recrop = self.recrop if recrop is None else bool(recrop)
         mirror_pass = score or (level1_flip and self.level2 is not None and use_level2)
-        crop_m = crop_matrices(boxes, cfg1)  # (B, 3, 3) image -> crop
-        spans = [range(start, min(start + chunk, len(images))) for start in range(0, len(images), chunk)]
-
-        def cut(span: range) -> torch.Tensor:
-            return torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size) for i in span]).to(dev) / 255.0
-
-        def level1(crops: torch.Tensor) -> torch.Tensor:
-            return self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu()
-
-        crops = self._map(cut, spans)
-        if not mirror_pass:
-            unit = self._map(level1, crops)
-        elif self.workers > 1:  # the crops and their mirror images as separate calls, run side by side
-            both = self._map(level1, crops + [c.flip(-1) for c in crops])
-            unit, unit_mirror = both[:len(crops)], both[len(crops):]
-        else:  # the crops and their mirror images in one network call (fewer calls at batch 1)
-            both = [level1(torch.cat([c, c.flip(-1)])) for c in crops]
-            unit, unit_mirror = [b[:len(b) // 2] for b in both], [b[len(b) // 2:] for b in both]
-        l1_crop = from_unit(torch.cat(unit).double().numpy(), cfg1.input_size)
-        l1 = transform_points(l1_crop, np.linalg.inv(crop_m))  # (B, N, 2) image frame
-        mirror = None
-        if mirror_pass:  # mirrored crop -> crop: x' = S - 1 - x, and the scheme renames the points
-            m_crop = from_unit(torch.cat(unit_mirror).double().numpy(), cfg1.input_size)
-            m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, self._flip_permutation()]
-            mirror = transform_points(m_crop, np.linalg.inv(crop_m))
+        l1, mirror, crop_m = self._level1_stage(images, boxes, chunk, dev, mirror_pass, recrop)
         if self.level2 is None or not use_level2:
             result = BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None, mirror)
         else:
@@ -274,19 +259,61 @@ class Cascade(nn.Module):
         return None if np.isnan(values).any() else values
 
     def _flip_average(self, images: list[np.ndarray], boxes: np.ndarray, use_level2: bool, use_level3: bool,
-                      chunk: int, score: bool, level1_flip: bool) -> BatchPrediction:
+                      chunk: int, score: bool, level1_flip: bool, recrop: bool | None) -> BatchPrediction:
         plain = self.predict_batch(images, boxes, "landmarks", use_level2, use_level3, chunk, score=score,
-                                   level1_flip=level1_flip)
+                                   level1_flip=level1_flip, recrop=recrop)
         widths = np.array([im.shape[1] for im in images], dtype=np.float64)
         mirrored_boxes = np.stack([widths - 1 - boxes[:, 2], boxes[:, 1], widths - 1 - boxes[:, 0], boxes[:, 3]], axis=1)
         mirrored = self.predict_batch([im[:, ::-1] for im in images], mirrored_boxes, "landmarks", use_level2,
-                                      use_level3, chunk, score=False, level1_flip=level1_flip)
+                                      use_level3, chunk, score=False, level1_flip=level1_flip, recrop=recrop)
         unflip = np.stack([hflip_matrix(int(w)) for w in widths])  # mirrored -> original image frame
         perm = self._flip_permutation()
         for name in ("points", "level1_points", "level2_points"):
             back = transform_points(getattr(mirrored, name), unflip)[:, perm]
             setattr(plain, name, (getattr(plain, name) + back) / 2)
         return plain
+
+    def _level1_stage(self, images: list[np.ndarray], boxes: np.ndarray, chunk: int, dev: torch.device,
+                      mirror: bool, recrop: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Level 1 from landmark ``boxes`` (B, 4): its points, the mirrored pass's (or None) and the
+        crop matrices (B, 3, 3) of the pass they come from (the second one with ``recrop``)."""
+        crop_m = crop_matrices(boxes, self.level1.config)  # (B, 3, 3) image -> crop
+        if recrop:  # a first pass on the given box, then the crop re-made from its points
+            first, _ = self._level1(images, crop_m, chunk, dev, mirror=False)
+            crop_m = recrop_matrices(first, self.level1.mean_shape.cpu().double().numpy(), self.level1.config)
+        points, mirrored = self._level1(images, crop_m, chunk, dev, mirror=mirror)
+        return points, mirrored, crop_m
+
+    def _level1(self, images: list[np.ndarray], crop_m: np.ndarray, chunk: int, dev: torch.device, mirror: bool
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Level 1 on the crops ``crop_m`` (B, 3, 3) cut: its points (B, N, 2) in the image, and with
+        ``mirror`` its points on the mirrored crops mapped back and renamed (else None)."""
+        cfg1 = self.level1.config
+        spans = [range(start, min(start + chunk, len(images))) for start in range(0, len(images), chunk)]
+
+        def cut(span: range) -> torch.Tensor:
+            return torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size) for i in span]).to(dev) / 255.0
+
+        def level1(crops: torch.Tensor) -> torch.Tensor:
+            return self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu()
+
+        crops = self._map(cut, spans)
+        if not mirror:
+            unit = self._map(level1, crops)
+        elif self.workers > 1:  # the crops and their mirror images as separate calls, run side by side
+            both = self._map(level1, crops + [c.flip(-1) for c in crops])
+            unit, unit_mirror = both[:len(crops)], both[len(crops):]
+        else:  # the crops and their mirror images in one network call (fewer calls at batch 1)
+            both = [level1(torch.cat([c, c.flip(-1)])) for c in crops]
+            unit, unit_mirror = [b[:len(b) // 2] for b in both], [b[len(b) // 2:] for b in both]
+        to_image = np.linalg.inv(crop_m)
+        points = transform_points(from_unit(torch.cat(unit).double().numpy(), cfg1.input_size), to_image)
+        if not mirror:
+            return points, None
+        # mirrored crop -> crop: x' = S - 1 - x, and the scheme renames the points
+        m_crop = from_unit(torch.cat(unit_mirror).double().numpy(), cfg1.input_size)
+        m_crop = transform_points(m_crop, hflip_matrix(cfg1.input_size))[:, self._flip_permutation()]
+        return points, transform_points(m_crop, to_image)
 
     def _map(self, fn, items: list) -> list:
         """``[fn(x) for x in items]``, run by :attr:`workers` threads side by side when there are several."""

@@ -174,8 +174,14 @@ class OnnxLevel1(_OnnxLevel):
     """Level 1 on ONNX Runtime: crops ``(B, 3, S, S)`` in [0, 1] -> points ``(B, N, 2)``, unit crop
     coordinates (the contract of :class:`~facelandmarks.models.level1.Level1Net`)."""
 
-    def __init__(self, model: bytes, config: Level1Config, threads: int | None = DEFAULT_THREADS) -> None:
+    def __init__(self, model: bytes, config: Level1Config, threads: int | None = DEFAULT_THREADS,
+                 mean_shape: np.ndarray | None = None) -> None:
         super().__init__(model, config, threads)
+        shape = np.full((config.n_points, 2), 0.5) if mean_shape is None else np.asarray(mean_shape, dtype=np.float32)
+        if shape.shape != (config.n_points, 2):
+            raise ValueError(f"mean shape must be ({config.n_points}, 2), got {shape.shape}")
+        # the network's upright reference shape (unit crop coordinates), for Cascade's recrop
+        self.register_buffer("mean_shape", torch.as_tensor(shape, dtype=torch.float32))
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         s = self.config.input_size
@@ -289,10 +295,10 @@ def to_onnxruntime(cascade: Cascade, float_weights: list[str | os.PathLike] | No
     for name, net in _nets(cascade).items():
         model = export_level(net, digests[name], name)
         if name == "level1":
-            levels.append(OnnxLevel1(model, net.config, threads))
+            levels.append(OnnxLevel1(model, net.config, threads, net.mean_shape.double().numpy()))
         else:
             levels.append(OnnxLevel2(model, net.config, net.canonical.double().numpy(), threads))
-    return OnnxCascade(*levels, level1_flip=cascade.level1_flip)
+    return OnnxCascade(*levels, level1_flip=cascade.level1_flip, recrop=cascade.recrop)
 
 
 def export_onnx(cascade: Cascade, folder: str | os.PathLike,
@@ -320,12 +326,15 @@ def export_onnx(cascade: Cascade, folder: str | os.PathLike,
         in_name, out_name, shape = _io_names(net)
         entry["input"] = {"name": in_name, "shape": ["batch", *shape[1:]], "dtype": "float32", "range": "RGB in [0, 1]"}
         entry["output"] = {"name": out_name}
-        if name != "level1":
+        if name == "level1":
+            entry["mean_shape"] = net.mean_shape.double().numpy().tolist()
+        else:
             entry["canonical"] = net.canonical.double().numpy().tolist()
             entry["neighbours"] = net.neighbours.numpy().tolist()
         levels[name] = entry
     manifest = {"format": FORMAT, "opset": OPSET, "scheme": get_scheme(cascade.n_points).name,
                 "n_points": cascade.n_points, "torch": torch.__version__, "level1_flip": cascade.level1_flip,
+                "recrop": cascade.recrop,
                 "levels": levels}
     path = folder / MANIFEST
     path.write_text(json.dumps(manifest, indent=1))
@@ -388,7 +397,10 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
             raise ValueError(f"{file}: was exported from another version of {paths[i]} (stale); "
                              "export again with `facelandmarks export --onnx`")
         if name == "level1":
-            net = OnnxLevel1(model, _config(Level1Config, entry["config"], str(file)), threads)
+            if "mean_shape" not in entry:
+                raise ValueError(f"{path}: level 1 has no mean_shape (an export of an older version); export again "
+                                 "with `facelandmarks export --onnx`")
+            net = OnnxLevel1(model, _config(Level1Config, entry["config"], str(file)), threads, np.asarray(entry["mean_shape"]))
         else:
             net = OnnxLevel2(model, _config(Level2Config, entry["config"], str(file)), np.asarray(entry["canonical"]),
                              threads)
@@ -397,4 +409,5 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
         if net.float_sha256 != (entry.get("float_sha256") or ""):
             raise ValueError(f"{file}: its float weights' SHA-256 differs from the one in {path}")
         nets.append(net)
-    return OnnxCascade(*nets, level1_flip=bool(manifest.get("level1_flip", False)))
+    return OnnxCascade(*nets, level1_flip=bool(manifest.get("level1_flip", False)),
+                       recrop=bool(manifest.get("recrop", False)))
