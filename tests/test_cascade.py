@@ -8,6 +8,7 @@ import torch
 from facelandmarks import datasets, load_pretrained, metrics
 from facelandmarks.geometry import points_box, similarity_matrix, transform_points, translation_matrix, warp_image
 from facelandmarks.io import check_image
+from facelandmarks.models import confidence
 from facelandmarks.models.cascade import Cascade, fuse_for_inference
 from facelandmarks.models.files import load_model as load_model_file
 from facelandmarks.models.level1 import DEEP, SHALLOW, Level1Net
@@ -206,15 +207,19 @@ def test_level1_flip_starts_level2_from_the_mirror_average(faces, tmp_path):
     images, boxes = faces.images[:3], points_box(faces.points[:3])
     plain = cascade.predict_batch(images, boxes, level1_flip=False)
     flipped = cascade.predict_batch(images, boxes, level1_flip=True, score=False)
-    np.testing.assert_allclose(flipped.level1_points, plain.level1_points, atol=1e-4)  # level 1 itself unchanged
-    start = (flipped.level1_points + flipped.level1_mirror_points) / 2
+    np.testing.assert_allclose(flipped.level1_mirror_points, plain.level1_mirror_points, atol=1e-4)  # same passes
+    start = (plain.level1_points + plain.level1_mirror_points) / 2
+    np.testing.assert_allclose(flipped.level1_points, start, atol=1e-4)  # level 1's points: their mean
+    scored = cascade.predict_batch(images, boxes, level1_flip=True)
+    features = confidence.features(cascade.level2, scored)
+    np.testing.assert_allclose(2 * features[:, 0], confidence.features(cascade.level2, plain)[:, 0])  # the gap of the passes
     with torch.no_grad():
         again = cascade._refine(cascade.level2, images, start, CHUNK)[0]
     np.testing.assert_allclose(flipped.level2_points, again, atol=1e-4)
     assert np.abs(flipped.level2_points - plain.level2_points).max() > 0.01  # it changed what level 2 saw
     subset = datasets.FaceSet(faces.names[:3], images, faces.points[:3], faces.scheme)
     np.testing.assert_allclose(level1_predictions(cascade.level1, subset, boxes, flip=True), start, atol=1e-3)
-    assert flipped.score is None and plain.score is not None
+    assert flipped.score is None and plain.score is not None and scored.score is not None
 
     net2, saved = load_model_file(l2_file)
     for flag in (True, False):

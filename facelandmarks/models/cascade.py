@@ -36,7 +36,8 @@ class FacePrediction:
     """The cascade's result for one face, with every stage (coordinates in the image unless named)."""
 
     points: np.ndarray  # (N, 2) final points
-    level1_points: np.ndarray  # (N, 2) level-1 points (on the crop as it is, not mirrored)
+    level1_points: np.ndarray  # (N, 2) level-1 points, those level 2 starts from (with the cascade's
+    # level1_flip: the mean of level 1 on the crop and on its mirror image)
     level2_points: np.ndarray  # (N, 2) level-2 points (= final without level 3)
     box: np.ndarray  # (4,) landmark-convention face box the crop was made from
     crop_matrix: np.ndarray  # (3, 3) image -> level-1 crop
@@ -44,7 +45,7 @@ class FacePrediction:
     patch_matrices: np.ndarray | None  # (N, 3, 3) image -> level 2's patch p
     votes: np.ndarray | None  # (N, K, 2) every level-2 patch's predictions, rectified frame
     level1_mirror_points: np.ndarray | None = None  # (N, 2) level 1 on the mirrored crop, mapped back
-    # (with the cascade's level1_flip, level 2 starts from the mean of these and level1_points)
+    # (computed for the score and for level1_flip; None without either)
     score: float | None = None  # confidence in [0, 1], low when the points are probably wrong
     detector_box: np.ndarray | None = None  # (4,) the detector's own box, when detection was used
     detector_score: float | None = None  # the detector's score of that box (facelandmarks.detect.detect_faces)
@@ -123,8 +124,8 @@ class Cascade(nn.Module):
     Level 3 is our addition (the paper stops at two levels): the same patch network as level 2 on a
     rectified face twice as large, trained on smaller errors, in the spirit of Sun et al.'s third level.
 
-    ``level1_flip`` (also ours): level 2 starts from the mean of level 1's points on the crop and on its
-    mirror image, instead of the crop's alone. The mirrored pass is the one the confidence score
+    ``level1_flip`` (also ours): level 1's points, which level 2 starts from, are the mean of its
+    points on the crop and on its mirror image, instead of the crop's alone. The mirrored pass is the one the confidence score
     already runs, so with the score on it costs nothing more. ``recrop`` (ours): level 1 runs a
     second time, on a crop re-made from its first points (upright, around their tight box: the boxes
     level 1 was trained on), instead of trusting the detector's box. :meth:`from_files` sets both as
@@ -205,9 +206,10 @@ class Cascade(nn.Module):
             device: run the networks there (``"cpu"``, ``"cuda"``, ``"mps"``; the cascade moves there
                 and stays); None: where the cascade is (the CPU unless moved with ``.to``). The
                 crops and patches are cut on the CPU; the results are NumPy arrays either way.
-            level1_flip: level 2 starts from the mean of level 1 on the crop and on its mirror image
-                (None: the cascade's ``level1_flip``, set as its level 2 was trained). Runs the
-                mirrored level-1 pass when ``score`` does not already.
+            level1_flip: level 1's points (``level1_points``, those level 2 starts from) are the mean
+                of level 1 on the crop and on its mirror image (None: the cascade's ``level1_flip``,
+                set as its level 2 was trained). Runs the mirrored level-1 pass when ``score`` does
+                not already.
             recrop: level 1 runs twice: on the crop of ``boxes``, then on the crop re-made from those
                 first points (:func:`~facelandmarks.models.level1.recrop_matrices`: turned upright,
                 cropped around their tight box); ``level1_points``, ``crop_matrix`` and the
@@ -234,28 +236,31 @@ class Cascade(nn.Module):
         if flip:
             return self._flip_average(images, boxes, use_level2, use_level3, chunk, score, level1_flip, recrop)
         recrop = self.recrop if recrop is None else bool(recrop)
-        mirror_pass = score or (level1_flip and self.level2 is not None and use_level2)
-        l1, mirror, crop_m = self._level1_stage(images, boxes, chunk, dev, mirror_pass, recrop)
+        l1, mirror, crop_m = self._level1_stage(images, boxes, chunk, dev, score or level1_flip, recrop)
+        if level1_flip:
+            l1 = (l1 + mirror) / 2
         if self.level2 is None or not use_level2:
             result = BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None, mirror)
         else:
-            start = (l1 + mirror) / 2 if level1_flip else l1
-            l2, rect, patch_m, votes = self._refine(self.level2, images, start, chunk, self._map)
+            l2, rect, patch_m, votes = self._refine(self.level2, images, l1, chunk, self._map)
             points = l2
             if self.level3 is not None and use_level3:
                 points = self._refine(self.level3, images, l2, chunk, self._map)[0]
             result = BatchPrediction(points, l1, l2, boxes, crop_m, rect, patch_m, votes, mirror)
         if score:
-            result.score = self._score(result)
+            result.score = self._score(result, level1_flip)
         return result
 
-    def _score(self, batch: BatchPrediction) -> np.ndarray | None:
+    def _score(self, batch: BatchPrediction, level1_flip: bool) -> np.ndarray | None:
         from . import confidence
 
         params = _confidence_params()
         if params is None:
             return None
-        values = confidence.score(confidence.features(self.level2, batch), params)
+        feats = confidence.features(self.level2, batch)
+        if level1_flip:  # level1_points is the mean of the two passes: their own gap is twice its distance to one
+            feats[:, 0] *= 2
+        values = confidence.score(feats, params)
         return None if np.isnan(values).any() else values
 
     def _flip_average(self, images: list[np.ndarray], boxes: np.ndarray, use_level2: bool, use_level3: bool,
