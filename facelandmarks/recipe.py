@@ -50,10 +50,12 @@ STEPS: tuple[Step, ...] = (
     Step("level2_sim", ("level2", "--k", "3", "--epochs", "12", "--threads", "1", "--seed", "0"), "level2.pt"),
     # the depth ablation's shallow baseline (Sun et al. 2013-like), beside the rest
     Step("shallow", ("shallow", "--epochs", "60", "--threads", "1", "--seed", "0"), "level1.pt", after=("level2_sim",)),
-    # level 2 re-tuned on level 1's real errors, with detector-like box jitter
+    # level 2 re-tuned on level 1's real errors, with detector-like box jitter, level 1 run as the
+    # shipped cascade runs it (a second pass on the re-made crop, averaged with its mirror image)
     Step("level2_ft", ("level2", "--k", "3", "--level1", "{out}/level1_c2/level1.pt", "--init", "{out}/level2_sim/level2.pt",
-                       "--lr", "5e-4", "--epochs", "4", "--box-shift", "0.075", "--box-scale", "0.085",
-                       "--threads", "2", "--seed", "0"), "level2.pt", after=("level1_c2", "level2_sim")),
+                       "--lr", "5e-4", "--epochs", "10", "--box-shift", "0.075", "--box-scale", "0.085",
+                       "--level1-flip", "--recrop", "--threads", "1", "--seed", "0"), "level2.pt",
+         after=("level1_c2", "level2_sim")),
 )
 
 
