@@ -205,12 +205,12 @@ def test_level1_flip_starts_level2_from_the_mirror_average(faces, tmp_path):
     l1_file, l2_file = WEIGHTS_DIR / LEVEL1_WEIGHTS["deep"], WEIGHTS_DIR / LEVEL2_WEIGHTS["k3"]
     cascade = Cascade.from_files(l1_file, l2_file)
     images, boxes = faces.images[:3], points_box(faces.points[:3])
-    plain = cascade.predict_batch(images, boxes, level1_flip=False)
-    flipped = cascade.predict_batch(images, boxes, level1_flip=True, score=False)
+    plain = cascade.predict_batch(images, boxes, level1_flip=False, recrop=False)
+    flipped = cascade.predict_batch(images, boxes, level1_flip=True, score=False, recrop=False)
     np.testing.assert_allclose(flipped.level1_mirror_points, plain.level1_mirror_points, atol=1e-4)  # same passes
     start = (plain.level1_points + plain.level1_mirror_points) / 2
     np.testing.assert_allclose(flipped.level1_points, start, atol=1e-4)  # level 1's points: their mean
-    scored = cascade.predict_batch(images, boxes, level1_flip=True)
+    scored = cascade.predict_batch(images, boxes, level1_flip=True, recrop=False)
     features = confidence.features(cascade.level2, scored)
     np.testing.assert_allclose(2 * features[:, 0], confidence.features(cascade.level2, plain)[:, 0])  # the gap of the passes
     with torch.no_grad():
@@ -219,6 +219,8 @@ def test_level1_flip_starts_level2_from_the_mirror_average(faces, tmp_path):
     assert np.abs(flipped.level2_points - plain.level2_points).max() > 0.01  # it changed what level 2 saw
     subset = datasets.FaceSet(faces.names[:3], images, faces.points[:3], faces.scheme)
     np.testing.assert_allclose(level1_predictions(cascade.level1, subset, boxes, flip=True), start, atol=1e-3)
+    both = cascade.predict_batch(images, boxes, level1_flip=True, recrop=True, score=False).level1_points
+    np.testing.assert_allclose(level1_predictions(cascade.level1, subset, boxes, flip=True, recrop=True), both, atol=1e-3)
     assert flipped.score is None and plain.score is not None and scored.score is not None
 
     net2, saved = load_model_file(l2_file)
