@@ -44,7 +44,7 @@ VARIANTS = [
      dict(level1="deep", level2="k3"), {"recrop": False, "level1_flip": False}),
     ("deep level 1 + level 2 (K=3, + real level-1 errors), recrop + level1_flip [shipped default]",
      dict(level1="deep", level2="k3"), {}),
-    ("  shipped default + level 3 (ours, finer; on real level-2 errors)", dict(level1="deep", level2="k3", level3="k3"), {}),
+    ("  shipped default + level 3 (ours, finer; trained on the 1,207-face set)", dict(level1="deep", level2="k3", level3="k3"), {}),
     ("  shipped default + flip test-time averaging", dict(level1="deep", level2="k3"), {"flip": True}),
     ("  shipped default, int8 convolution trunks", dict(level1="deep", level2="k3", int8=True), {}),
 ]
