@@ -4,15 +4,17 @@
         [--onnx] [--float] [--faces 64]
 
 Times are medians of ``--repeats`` runs, in ms per face, on HELEN test faces with jittered
-ground-truth boxes, for the cascade as it is called by default (levels 1 and 2, with the confidence
-score, which runs level 1 a second time on the mirrored crops). The cascade: the int8 trunks, or the
-fused float networks with ``--float``; in torch, or on ONNX Runtime with ``--onnx``
-(``load_pretrained(backend="onnxruntime")``, whose warps run in one torch thread: so do all the
-parts timed here then). The parts: level 1's crops (warps) and network, the mirrored pass of the
-score, level 2's patches (warps) and network, and the rest (similarity fits, votes, frame matrices,
-the score's features) as the whole minus those. Then face detection per image with each dlib
-detector on the same images, and ``cascade.predict_all(image)`` (what ``predict(image)`` runs) end
-to end, detection included, one image at a time, the way a user calls it.
+ground-truth boxes, for the cascade as it is called by default (level 1 on the box, again on the
+re-made crop and on its mirror image: ``recrop`` and ``level1_flip``; level 2; the confidence
+score) with one worker (``cascade.workers = 1``), so that the parts add up to the whole. The
+cascade: the int8 trunks, or the fused float networks with ``--float``; in torch, or on ONNX
+Runtime with ``--onnx`` (``load_pretrained(backend="onnxruntime")``, whose warps run in one torch
+thread: so do all the parts timed here then). The parts: level 1's crops (warps, both passes) and
+its three network passes, level 2's patches (warps) and network, and the rest (similarity fits,
+votes, frame matrices, the score's features) as the whole minus those. Then face detection per
+image with each dlib detector on the same images, and ``cascade.predict_all(image)`` (what
+``predict(image)`` runs) end to end, detection included, one image at a time, the way a user
+calls it (with the cascade's default workers).
 """
 from __future__ import annotations
 
@@ -75,6 +77,7 @@ def main() -> None:
         kind += f" on ONNX Runtime, warps in {WARP_THREADS} torch thread(s)"
     else:
         cascade = load_pretrained(fuse=True) if args.float else load_pretrained(int8=True)
+    workers, cascade.workers = cascade.workers, 1  # one part after the other: the parts add up to the whole
     plain = load_pretrained()
     size1, p2 = plain.level1.config.input_size, plain.level2.config.patch_size
     l1 = multiply_adds(plain.level1, torch.zeros(1, 3, size1, size1))
@@ -100,32 +103,38 @@ def main() -> None:
         return result
 
     result = timed("whole", lambda: cascade.predict_batch(faces.images, boxes), show=False)
-    print(f"  {'whole cascade (levels 1 + 2, with the score)':50s} {medians['whole']:6.2f}")
-    timed("  without the score", lambda: cascade.predict_batch(faces.images, boxes, score=False))
+    print(f"  {'whole cascade (the default call, one worker)':50s} {medians['whole']:6.2f}")
+    timed("  level 1 once, no score (the paper's way)",
+          lambda: cascade.predict_batch(faces.images, boxes, score=False, recrop=False, level1_flip=False))
     timed("level 1 alone (crops + network + maths)",
           lambda: cascade.predict_batch(faces.images, boxes, use_level2=False, score=False))
-    crop_m = crop_matrices(boxes, cascade.level1.config)
     size = cascade.level1.config.input_size
-    crops = timed("  level 1 crops (warps)", lambda: [warp_batch(faces.images[i], crop_m[i][None], size) for i in range(n)])
+    crop_m = np.concatenate([crop_matrices(boxes, cascade.level1.config), result.crop_matrix])  # both passes
+    crops = timed("  level 1 crops (warps), both passes",
+                  lambda: [warp_batch(faces.images[i % n], crop_m[i][None], size) for i in range(2 * n)])
     crops = (torch.cat(crops) / 255.0).contiguous(memory_format=torch.channels_last)
-    chunked = [crops[i:i + CHUNK] for i in range(0, n, CHUNK)]  # as predict_batch calls it
-    timed("  level 1 network", lambda: [cascade.level1(c) for c in chunked])
-    mirrored = [c.flip(-1).contiguous(memory_format=torch.channels_last) for c in chunked]
-    timed("  level 1 network on the mirrored crops (score)", lambda: [cascade.level1(c) for c in mirrored])
+    first = [crops[i:i + CHUNK] for i in range(0, n, CHUNK)]  # as predict_batch calls it
+    second = [crops[n + i:n + i + CHUNK] for i in range(0, n, CHUNK)]
+    timed("  level 1 network, first pass (on the box)", lambda: [cascade.level1(c) for c in first])
+    timed("  level 1 network, second pass (re-made crop)", lambda: [cascade.level1(c) for c in second])
+    mirrored = [c.flip(-1).contiguous(memory_format=torch.channels_last) for c in second]
+    timed("  level 1 network on the mirrored crops", lambda: [cascade.level1(c) for c in mirrored])
     p = cascade.level2.config.patch_size
     patches = timed("  level 2 patches (warps)",
                     lambda: [warp_batch(faces.images[i], result.patch_matrices[i], p) for i in range(n)])
     patches = torch.stack(patches) / 255.0
     timed("  level 2 network (68 patch networks)", lambda: [cascade.level2(patches[i:i + CHUNK]) for i in range(0, n, CHUNK)])
-    parts = ("  level 1 crops (warps)", "  level 1 network", "  level 1 network on the mirrored crops (score)",
+    parts = ("  level 1 crops (warps), both passes", "  level 1 network, first pass (on the box)",
+             "  level 1 network, second pass (re-made crop)", "  level 1 network on the mirrored crops",
              "  level 2 patches (warps)", "  level 2 network (68 patch networks)")
     rest = medians["whole"] - sum(medians[k] for k in parts)
     print(f"  {'  the rest (fits, votes, matrices, score)':50s} {rest:6.2f} ({100 * rest / medians['whole']:3.0f}%)")
-    warps = medians[parts[0]] + medians[parts[3]]
-    nets = medians[parts[1]] + medians[parts[2]] + medians[parts[4]]
+    warps = medians[parts[0]] + medians[parts[4]]
+    nets = medians[parts[1]] + medians[parts[2]] + medians[parts[3]] + medians[parts[5]]
     print(f"  networks {nets:.2f} ({100 * nets / medians['whole']:.0f}%), warps {warps:.2f} "
           f"({100 * warps / medians['whole']:.0f}%), the rest {rest:.2f} ({100 * rest / medians['whole']:.0f}%)")
 
+    cascade.workers = workers
     size_text = f"{faces.images[0].shape[1]}x{faces.images[0].shape[0]}"
     print(f"face detection and the whole call, ms per image ({size_text} images, one face each):")
     for detector in ("dlib_hog", "dlib_hog_fast"):
