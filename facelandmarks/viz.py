@@ -231,11 +231,12 @@ def plot_ced(errors: Mapping[str, np.ndarray], threshold: float = 0.08, norm: st
     ax = _new_axes(ax, (6, 4))
     right = threshold if max_error is None else max_error
     xs = np.linspace(0.0, right, 400)
-    for label, err in errors.items():
+    for i, (label, err) in enumerate(errors.items()):
         err = np.asarray(err, dtype=np.float64).reshape(-1)
         auc = metrics.auc(err, threshold)
         failures = metrics.failure_rate(err, threshold)
-        ax.plot(xs, metrics.ced(err, xs), lw=2,
+        # the default palette has ten colours: curves 11-20 repeat them dashed, so no two look alike
+        ax.plot(xs, metrics.ced(err, xs), lw=2, ls=("-", "--", ":")[i // 10 % 3],
                 label=f"{label}: AUC@{threshold:g} = {auc:.3f}, failures@{threshold:g} = {100 * failures:.1f}%")
     ax.set_xlim(0.0, right)
     ax.set_ylim(0.0, 1.0)
