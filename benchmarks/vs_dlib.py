@@ -223,13 +223,12 @@ def main() -> None:
               + ", ".join(f"{k} {v:.1f} ms" for k, v in batch_ms.items()))
 
     args.out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
+    fig, axes = plt.subplots(3, 1, figsize=(8, 15), layout="constrained")  # one split per row: legends below, whole
     for ax, (name, mask) in zip(axes, (("LFPW test", split == "lfpw"), ("HELEN test", split == "helen"),
                                        ("common (LFPW + HELEN test)", np.ones(len(split), bool)))):
         viz.plot_ced({k: v[mask] for k, v in errors["inter_ocular"].items()}, threshold=THRESHOLD,
                      norm="inter_ocular", ax=ax)
         ax.set_title(f"{name}: {mask.sum()} faces", fontsize=10)
-        ax.legend(fontsize=9, loc="upper left")  # the CED's empty corner
     fig.suptitle("CED per test split; dlib's HOG detector boxes for every method", fontsize=11)
     fig.savefig(args.out / "vs_dlib_ced.png", dpi=80, bbox_inches="tight")
     plt.close(fig)
