@@ -247,6 +247,19 @@ def test_recrop_matrices_turn_the_face_upright_around_its_tight_box(faces):
         points_box(points), DEEP)).mean(1), atol=0.1 * DEEP.input_size)
 
 
+def test_predict_passes_recrop_and_level1_flip(faces):
+    cascade = load_pretrained()
+    box = points_box(faces.points[0])
+    for recrop, level1_flip in ((False, False), (True, False), (None, None)):
+        one = cascade.predict(faces.images[0], box=box, recrop=recrop, level1_flip=level1_flip)
+        batch = cascade.predict_batch(faces.images[:1], box[None], recrop=recrop, level1_flip=level1_flip)
+        np.testing.assert_allclose(one.points, batch.points[0])
+    paper = cascade.predict(faces.images[0], box=box, recrop=False, level1_flip=False)
+    assert np.abs(paper.points - one.points).max() > 0.01  # the default (None: the file's flags) differs
+    found = cascade.predict(faces.images[0], recrop=False, level1_flip=False)  # through predict_all
+    assert found.points.shape == (68, 2)
+
+
 def test_recrop_corrects_a_shifted_box(faces):
     """A box 15% off: level 1 on a crop re-made from its own first points is closer than on the box."""
     cascade = load_pretrained()

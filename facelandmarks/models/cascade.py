@@ -357,7 +357,8 @@ class Cascade(nn.Module):
                 detector: str | None = None, use_level2: bool = True, use_level3: bool = True,
                 flip: bool = False, name: str = "image", full_size: bool | None = None,
                 min_score: float | None = None, low_score: str = "raise",
-                device: str | torch.device | None = None) -> FacePrediction:
+                device: str | torch.device | None = None, recrop: bool | None = None,
+                level1_flip: bool | None = None) -> FacePrediction:
         """Predict one face.
 
         Without ``box`` the face detector finds the faces (``detector``: its name, default
@@ -372,6 +373,7 @@ class Cascade(nn.Module):
                 scoring under it raises :class:`LowConfidenceError` (``low_score="raise"``) or warns
                 with :class:`LowConfidenceWarning` (``low_score="warn"``).
             device: where the networks run (see :meth:`predict_batch`).
+            recrop, level1_flip: how level 1 runs (see :meth:`predict_batch`; None: as the cascade's).
 
         Returns:
             :class:`FacePrediction`: points float ``(N, 2)``, (x, y), 0-based pixel centres; ``score``.
@@ -385,7 +387,8 @@ class Cascade(nn.Module):
             raise ValueError(f"low_score must be 'raise' or 'warn', got {low_score!r}")
         image = check_image(image, name)
         if box is None:
-            found = self.predict_all(image, detector, use_level2, use_level3, flip, name, full_size, device)
+            found = self.predict_all(image, detector, use_level2, use_level3, flip, name, full_size, device,
+                                     recrop=recrop, level1_flip=level1_flip)
             if not found:
                 from .. import detect
 
@@ -395,13 +398,14 @@ class Cascade(nn.Module):
         else:
             box = check_box(box, image.shape, name=f"{name}: box")
             result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3, flip=flip,
-                                        device=device)[0]
+                                        device=device, recrop=recrop, level1_flip=level1_flip)[0]
         _check_score(result, min_score, low_score, name)
         return result
 
     def predict_all(self, image: np.ndarray, detector: str | None = None, use_level2: bool = True,
                     use_level3: bool = True, flip: bool = False, name: str = "image",
-                    full_size: bool | None = None, device: str | torch.device | None = None) -> list[FacePrediction]:
+                    full_size: bool | None = None, device: str | torch.device | None = None,
+                    recrop: bool | None = None, level1_flip: bool | None = None) -> list[FacePrediction]:
         """Every face the detector finds, largest first (width of the landmark box); ``[]`` when none.
 
         Each :class:`FacePrediction` carries its ``detector_box``, ``detector_score`` and confidence
@@ -418,7 +422,8 @@ class Cascade(nn.Module):
         widths = found[:, 2] - found[:, 0]
         order = np.argsort(-widths, kind="stable")
         found, det_scores = found[order], det_scores[order]
-        batch = self.predict_batch([image] * len(found), found, det, use_level2, use_level3, flip=flip, device=device)
+        batch = self.predict_batch([image] * len(found), found, det, use_level2, use_level3, flip=flip, device=device,
+                                   recrop=recrop, level1_flip=level1_flip)
         results = []
         for k in range(len(found)):
             r = batch[k]
