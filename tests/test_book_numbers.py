@@ -16,6 +16,7 @@ PAGE = """# Results
 | --- | --- | --- | --- | --- | --- |
 | shallow level 1 (39x39 gray, 4 conv) | 6.24% | 5.93% | 0.260 | 14.8% | 6.02% |
 | deep level 1 (Table 1a) | 4.68% | 4.30% | 0.422 | 3.6% | 4.52% |
+| deep level 1, recrop + level1_flip (ours) | 4.41% | 4.02% | 0.455 | 2.0% | 4.40% |
 | deep level 1, first cycle only (recipe step level1: 60 epochs) | 5.11% | 4.40% | 0.400 | 4.0% | 4.90% |
 | deep level 1, first cycle + level 2 (K=3, simulated errors only) [the paper's training] | 3.99% | 3.40% | 0.500 | 1.0% | 3.90% |
 | shallow level 1 + level 2 (K=3) | 4.02% | 3.75% | 0.506 | 2.8% | 3.88% |
@@ -55,7 +56,7 @@ PRINTED = {
                                    "level 2 k3    mean NME 3.50%  AUC@0.08 0.564\n",
     "06_evaluation": "lfpw (150 faces) cascade  mean 3.71%  median 3.40%  AUC@0.08 0.540  failures 0.7%\n"
                      "helen (250 faces) cascade  mean 3.54%  median 3.22%  AUC@0.08 0.564  failures 0.8%\n"
-                     "common (400 faces) level 1  mean 4.68%  median 4.30%  AUC@0.08 0.422  failures 3.6%\n"
+                     "common (400 faces) level 1  mean 4.41%  median 4.02%  AUC@0.08 0.455  failures 2.0%\n"
                      "common (400 faces) cascade  mean 3.50%  median 3.22%  AUC@0.08 0.564  failures 0.8%\n"
                      "lfpw (150 faces) dlib     mean 2.66%  median 2.30%  AUC@0.08 0.680  failures 1.3%\n"
                      "helen (250 faces) dlib     mean 2.87%  median 2.34%  AUC@0.08 0.676  failures 1.2%\n"
