@@ -565,9 +565,8 @@ def level1_predictions(level1: Level1Net, faces: FaceSet, boxes: np.ndarray, chu
     """
     if flip and faces.scheme.flip_permutation is None:
         raise ValueError(f"the {faces.scheme.name} scheme has no flip permutation: train without level1_flip")
-    with torch.no_grad():
-        points, mirrored, _ = Cascade(level1)._level1_stage(faces.images, boxes, chunk, torch.device("cpu"), flip, recrop)
-    return (points + mirrored) / 2 if flip else points
+    return Cascade(level1).predict_batch(faces.images, boxes, chunk=chunk, score=False, level1_flip=flip,
+                                         recrop=recrop).level1_points
 
 
 class _Level2Samples(_Samples):
@@ -642,14 +641,12 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
     if level1 is not None:
         net1 = fuse_for_inference(load_model(level1, "level1")[0])
         net2 = None if after_level2 is None else fuse_for_inference(load_model(after_level2, "level2")[0])
+        if level1_flip and train_set.scheme.flip_permutation is None:
+            raise ValueError(f"the {train_set.scheme.name} scheme has no flip permutation: train without level1_flip")
+        start = Cascade(net1, net2, level1_flip=level1_flip, recrop=recrop)
 
-        def real(faces: FaceSet, boxes: np.ndarray) -> np.ndarray:
-            points = level1_predictions(net1, faces, boxes, flip=level1_flip, recrop=recrop)
-            if net2 is not None:
-                with torch.no_grad():
-                    points = np.concatenate([Cascade._refine(net2, faces.images[i:i + 64], points[i:i + 64], 8)[0]
-                                             for i in range(0, len(faces), 64)])
-            return points
+        def real(faces: FaceSet, boxes: np.ndarray) -> np.ndarray:  # the points the network trained here starts from
+            return start.predict_batch(faces.images, boxes, chunk=64, score=False).points
 
         real_train = np.stack([
             real(train_set, jitter_boxes(points_box(train_set.points), np.random.default_rng([train_cfg.seed, v]),
