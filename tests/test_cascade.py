@@ -211,8 +211,9 @@ def test_level1_flip_starts_level2_from_the_mirror_average(faces, tmp_path):
     start = (plain.level1_points + plain.level1_mirror_points) / 2
     np.testing.assert_allclose(flipped.level1_points, start, atol=1e-4)  # level 1's points: their mean
     scored = cascade.predict_batch(images, boxes, level1_flip=True, recrop=False)
-    features = confidence.features(cascade.level2, scored)
-    np.testing.assert_allclose(2 * features[:, 0], confidence.features(cascade.level2, plain)[:, 0])  # the gap of the passes
+    features = confidence.features(cascade.level2, scored, level1_flip=True)
+    np.testing.assert_allclose(features[:, 0], confidence.features(cascade.level2, plain)[:, 0])  # the gap of the passes
+    np.testing.assert_allclose(2 * confidence.features(cascade.level2, scored)[:, 0], features[:, 0])
     with torch.no_grad():
         again = cascade._refine(cascade.level2, images, start, CHUNK)[0]
     np.testing.assert_allclose(flipped.level2_points, again, atol=1e-4)

@@ -257,10 +257,7 @@ class Cascade(nn.Module):
         params = _confidence_params()
         if params is None:
             return None
-        feats = confidence.features(self.level2, batch)
-        if level1_flip:  # level1_points is the mean of the two passes: their own gap is twice its distance to one
-            feats[:, 0] *= 2
-        values = confidence.score(feats, params)
+        values = confidence.score(confidence.features(self.level2, batch, level1_flip), params)
         return None if np.isnan(values).any() else values
 
     def _flip_average(self, images: list[np.ndarray], boxes: np.ndarray, use_level2: bool, use_level3: bool,

@@ -54,17 +54,22 @@ class ConfidenceParams:
     made_by: str = ""  # the command that fitted it
 
 
-def features(net2: "Level2Net | None", batch: "facelandmarks.models.cascade.BatchPrediction") -> np.ndarray:
+def features(net2: "Level2Net | None", batch: "facelandmarks.models.cascade.BatchPrediction",
+             level1_flip: bool = False) -> np.ndarray:
     """The measurements of :data:`FEATURES` for each face of ``batch``: float ``(B, 4)``.
 
-    ``flip_level1`` is a fraction of the face box's size ``sqrt(w * h)``; the others are fractions of
-    the canonical face width (``net2.config.face_size`` px in level 2's rectified frame). A column is
-    NaN where the batch lacks what it needs (no mirrored level-1 pass; no level 2).
+    ``flip_level1`` is the gap between level 1's passes on the crop and on its mirror image, a
+    fraction of the face box's size ``sqrt(w * h)``; ``level1_flip``: the batch was predicted with the
+    cascade's ``level1_flip``, so its ``level1_points`` are the mean of the two passes (half-way
+    between them). The others are fractions of the canonical face width (``net2.config.face_size`` px
+    in level 2's rectified frame). A column is NaN where the batch lacks what it needs (no mirrored
+    level-1 pass; no level 2).
     """
     out = np.full((len(batch.points), len(FEATURES)), np.nan)
     if batch.level1_mirror_points is not None:
         wh = batch.box[:, 2:] - batch.box[:, :2]
-        out[:, 0] = np.linalg.norm(batch.level1_mirror_points - batch.level1_points, axis=-1).mean(-1) / np.sqrt(wh.prod(-1))
+        gap = np.linalg.norm(batch.level1_mirror_points - batch.level1_points, axis=-1).mean(-1)
+        out[:, 0] = (2 * gap if level1_flip else gap) / np.sqrt(wh.prod(-1))
     if net2 is None or batch.votes is None or batch.rectify_matrix is None:
         return out
     size = float(net2.config.face_size)
