@@ -36,14 +36,21 @@ VARIANTS = [
     # label, load_pretrained arguments, predict_batch arguments
     ("shallow level 1 (39x39 gray, 4 conv)", dict(level1="shallow", level2=None), {}),
     ("deep level 1 (Table 1a)", dict(level1="deep", level2=None), {}),
-    ("deep level 1, recrop + level1_flip (ours)", dict(level1="deep", level2=None), {"recrop": True, "level1_flip": True}),
+    ("deep level 1, recrop + level1_flip, the same network for both passes (ours)", dict(level1="deep", level2=None),
+     {"recrop": True, "level1_flip": True}),
+    ("deep level 1, recrop + level1_flip, second-pass level 1 (ours; as the default runs it)",
+     dict(level1="deep", level2=None, level1_recrop=True), {"recrop": True, "level1_flip": True}),
     ("shallow level 1 + level 2 (K=3)", dict(level1="shallow", level2="k3"), {"recrop": False, "level1_flip": False}),
     ("deep level 1 + level 2 (K=1, simulated errors; trained on the 1,207-face set)", dict(level1="deep", level2="k1"), {}),
     ("deep level 1 + level 2 (K=3, simulated errors)", dict(level1="deep", level2="k3_sim"), {}),
-    ("deep level 1 + level 2 (K=3, + real level-1 errors), level 1 run once as in the paper",
-     dict(level1="deep", level2="k3"), {"recrop": False, "level1_flip": False}),
-    ("deep level 1 + level 2 (K=3, + real level-1 errors), recrop + level1_flip [shipped default]",
+    ("deep level 1 + level 2 (K=3, + real level-1 errors), level 1 run once as in the paper, no shape correction",
+     dict(level1="deep", level2="k3"), {"recrop": False, "level1_flip": False, "shape_correction": False}),
+    ("deep level 1 + level 2 (K=3, + real level-1 errors), recrop + level1_flip with the second-pass level 1, "
+     "shape correction [shipped default]",
      dict(level1="deep", level2="k3"), {}),
+    ("  shipped default without the shape correction", dict(level1="deep", level2="k3"), {"shape_correction": False}),
+    ("  shipped default, level 1 for both passes (no second-pass level 1)",
+     dict(level1="deep", level2="k3", level1_recrop=False), {}),
     ("  shipped default + level 3 (ours, finer; trained on the 1,207-face set)", dict(level1="deep", level2="k3", level3="k3"), {}),
     ("  shipped default + flip test-time averaging", dict(level1="deep", level2="k3"), {"flip": True}),
     ("  shipped default, int8 convolution trunks", dict(level1="deep", level2="k3", int8=True), {}),
@@ -70,7 +77,7 @@ def main() -> None:
     variants = list(VARIANTS)
     if args.recipe is not None:
         first, sim = args.recipe / "level1" / "level1.pt", args.recipe / "level2_sim" / "level2.pt"
-        variants[3:3] = [
+        variants[4:4] = [
             ("deep level 1, first cycle only (recipe step level1: 60 epochs)", dict(files=(first,)), {}),
             ("deep level 1, first cycle + level 2 (K=3, simulated errors only) [the paper's training]",
              dict(files=(first, sim)), {}),

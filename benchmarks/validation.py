@@ -7,11 +7,13 @@ faces without a detection get the jittered ground-truth box, as there), so the n
 the detector's box costs level 1. Printed per level, with and without flip averaging, overall and per
 landmark group, and the jaw's error split into its part along the jaw contour (tangential: sliding
 along the line) and across it (normal). The cascade runs as its level-2 file was trained
-(``level1_flip``, ``recrop``: see ``Cascade``); ``--variants`` adds every other combination of the two.
+(``level1_flip``, ``recrop``, the level-2 file's shape correction, also printed without it: see
+``Cascade``); ``--variants`` adds every other combination of the two flags.
 Needs the optional extra ``.[dlib]`` for the detector.
 
     FACELANDMARKS_DATA=../shared/data .venv/bin/python benchmarks/validation.py \\
-        facelandmarks/weights/level1_deep.pt facelandmarks/weights/level2_k3.pt [level3.pt] [--flip] [--variants]
+        facelandmarks/weights/level1_deep.pt facelandmarks/weights/level2_k3.pt [level3.pt] [--flip] [--variants] \\
+        [--level1-recrop facelandmarks/weights/level1_recrop.pt]
 """
 from __future__ import annotations
 
@@ -32,6 +34,8 @@ def main() -> None:
     parser.add_argument("weights", nargs="+", type=Path, help="level-1 file, then optional level-2 and level-3 files")
     parser.add_argument("--data", default=None)
     parser.add_argument("--flip", action="store_true", help="also with flip test-time averaging")
+    parser.add_argument("--level1-recrop", type=Path, default=None,
+                        help="a second-pass level-1 file for the recrop pass (Cascade's level1_recrop)")
     parser.add_argument("--variants", action="store_true",
                         help="every combination of level1_flip and recrop (Cascade), not only the files' own")
     parser.add_argument("--seed", type=int, default=0, help="the validation split's seed (and the fallback boxes')")
@@ -45,10 +49,11 @@ def main() -> None:
     _, val = datasets.train_val_split(datasets.split_faces("train", args.data), 0.1, args.seed)
     faces = datasets.FaceSet.load(val, progress=False)
     boxes, fallback, _ = hog_boxes(faces, args.seed)
-    cascade = fuse_for_inference(Cascade.from_files(*args.weights))
+    cascade = fuse_for_inference(Cascade.from_files(*args.weights, level1_recrop=args.level1_recrop))
     print(f"{len(faces)} validation faces (seed-{args.seed} split of the training faces); dlib HOG boxes "
           f"({int(fallback.sum())} without a detection got a jittered ground-truth box); NME / inter_ocular, 68 points")
     print("weights: " + " + ".join(str(w) for w in args.weights)
+          + (f" (recrop pass: {args.level1_recrop})" if args.level1_recrop else "")
           + f"; as trained: level1_flip={cascade.level1_flip}, recrop={cascade.recrop}")
     groups = IBUG68.point_group()
     names = np.unique(groups)
@@ -56,13 +61,17 @@ def main() -> None:
     jaw = np.flatnonzero(groups == "jaw")
     levels = ["level1_points", "level2_points", "points"][:len(args.weights)]
     own = (cascade.level1_flip, cascade.recrop)
-    runs = [(flip, *own) for flip in ((False, True) if args.flip else (False,))]
+    runs = [(flip, *own, True) for flip in ((False, True) if args.flip else (False,))]
     if args.variants:
-        runs = [(False, l1f, rc) for l1f in (False, True) for rc in (False, True) if (l1f, rc) != own] + runs
-    for flip, level1_flip, recrop in runs:
-        result = cascade.predict_batch(faces.images, boxes, "dlib_hog", flip=flip, level1_flip=level1_flip, recrop=recrop)
-        if (level1_flip, recrop) != own or args.variants:
-            print(f"level1_flip={level1_flip}, recrop={recrop}" + (" (as trained)" if (level1_flip, recrop) == own else ""))
+        runs = [(False, l1f, rc, True) for l1f in (False, True) for rc in (False, True) if (l1f, rc) != own] + runs
+    if cascade.shape_correction is not None:  # the level-2 file's shape correction, and without it
+        runs = [(False, *own, False)] + runs
+    for flip, level1_flip, recrop, correct in runs:
+        result = cascade.predict_batch(faces.images, boxes, "dlib_hog", flip=flip, level1_flip=level1_flip, recrop=recrop,
+                                       shape_correction=correct)
+        if (level1_flip, recrop) != own or args.variants or not correct:
+            print(f"level1_flip={level1_flip}, recrop={recrop}" + (" (as trained)" if (level1_flip, recrop) == own else "")
+                  + ("" if correct or cascade.shape_correction is None else ", without the shape correction"))
         for level, name in zip(levels, ("level 1", "+ level 2", "+ level 3")):
             errors = metrics.point_errors(getattr(result, level), faces.points, "inter_ocular", IBUG68)
             along, across = metrics.contour_errors(getattr(result, level), faces.points, jaw)

@@ -15,7 +15,7 @@ import torch
 from .geometry import hflip_matrix, similarity_matrix, translation_matrix
 from .schemes import LandmarkScheme
 
-__all__ = ["AugmentConfig", "NO_AUGMENT", "LIGHT_AUGMENT", "AUGMENTS", "random_crop_transforms", "flip_points", "photometric", "occlude"]
+__all__ = ["AugmentConfig", "NO_AUGMENT", "LIGHT_AUGMENT", "RECROP_AUGMENT", "AUGMENTS", "random_crop_transforms", "flip_points", "photometric", "occlude"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,10 @@ class AugmentConfig:
 NO_AUGMENT = AugmentConfig(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 LIGHT_AUGMENT = AugmentConfig(rotation_deg=8.0, scale=0.05, shift=0.03, occlusion_prob=0.1)
 """Milder geometry and fewer occlusions, for a second cycle that fits the faces more closely."""
-AUGMENTS = {"full": AugmentConfig(), "light": LIGHT_AUGMENT}
+RECROP_AUGMENT = AugmentConfig(rotation_deg=3.0, scale=0.03, shift=0.015, occlusion_prob=0.1)
+"""Geometry as narrow as the crops the cascade re-makes from level 1's first points (``recrop``:
+upright within about 1.2 degrees, box within about 2% of its size), for a second-pass level 1."""
+AUGMENTS = {"full": AugmentConfig(), "light": LIGHT_AUGMENT, "recrop": RECROP_AUGMENT}
 
 
 def random_crop_transforms(crop_matrices: np.ndarray, size: int, rng: np.random.Generator,

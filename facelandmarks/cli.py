@@ -86,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
     val_set = datasets.FaceSet.load(val_faces, scheme, progress=args.progress and rank == 0)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       val_fraction=args.val_fraction, threads=args.threads, limit=args.limit,
-                      augment=augment, box_shift=args.box_shift, box_scale=args.box_scale,
+                      augment=augment, box_shift=args.box_shift, box_scale=args.box_scale, upright=args.upright,
                       loss=args.loss, device=args.device, precision=args.precision, workers=args.workers)
     if rank == 0:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,8 @@ def _train(args: argparse.Namespace) -> int:
                       rotation_deg=base.rotation_deg * args.noise, scale=base.scale * args.noise)
         train_level2(config, cfg, sim, train_set, val_set, args.out, resume=not args.restart,
                      progress=args.progress, on_epoch=report, level1=args.level1, init=args.init,
-                     level1_flip=args.level1_flip, recrop=args.recrop, after_level2=args.after_level2)
+                     level1_flip=args.level1_flip, recrop=args.recrop, after_level2=args.after_level2,
+                     level1_recrop=args.level1_recrop, shape_correction=args.shape_correction)
     say(f"trained {args.level} in {time.time() - t0:.0f} s; weights in {args.out}")
     if world > 1:
         import torch.distributed as dist
@@ -177,6 +178,18 @@ def _save_overlay(path: Path, image: np.ndarray, results: object, title: str) ->
     plt.close(fig)
 
 
+def _cascade_from_files(args: argparse.Namespace) -> tuple["Cascade", list[Path]]:
+    """The cascade of ``--level1-weights`` and the other ``--level*-weights`` files, and those files
+    in the order of ``Cascade.levels``."""
+    from .models.cascade import Cascade
+
+    level2 = None if args.no_level2 else args.level2_weights
+    level3 = args.level3_weights if level2 else None
+    second = getattr(args, "level1_recrop_weights", None) if level2 else None
+    cascade = Cascade.from_files(args.level1_weights, level2, level3, level1_recrop=second)
+    return cascade, [f for f in (args.level1_weights, level2, level3, second) if f]
+
+
 def _load_cascade(args: argparse.Namespace) -> "Cascade":
     from .models.cascade import Cascade
     from .models.pretrained import load_pretrained
@@ -186,8 +199,7 @@ def _load_cascade(args: argparse.Namespace) -> "Cascade":
         if args.int8:
             raise SystemExit("--int8 uses the shipped int8 trunks; it cannot be combined with --level1-weights "
                              "(quantize your own with facelandmarks.models.quantize)")
-        files = [args.level1_weights] + ([] if args.no_level2 else [f for f in (args.level2_weights, args.level3_weights) if f])
-        cascade = Cascade.from_files(*files)
+        cascade, files = _cascade_from_files(args)
         if backend == "onnxruntime":
             from .models.onnx import to_onnxruntime
 
@@ -383,20 +395,17 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from .models.cascade import Cascade
     from .models.onnx import export_onnx
-    from .models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, WEIGHTS_DIR, load_pretrained
+    from .models.pretrained import load_pretrained, pretrained_files
 
     if args.level1_weights:
         if args.int8:
             raise SystemExit("--int8 exports the shipped int8 trunks; it cannot be combined with --level1-weights")
-        files = [args.level1_weights] + ([] if args.no_level2 else [f for f in (args.level2_weights, args.level3_weights) if f])
-        cascade = Cascade.from_files(*files)
+        cascade, files = _cascade_from_files(args)
     else:
         level2, level3 = (None, None) if args.no_level2 else ("k3", "k3" if args.level3 else None)
         cascade = load_pretrained(level2=level2, level3=level3, int8=args.int8)
-        files = [WEIGHTS_DIR / LEVEL1_WEIGHTS["deep"]] + ([WEIGHTS_DIR / LEVEL2_WEIGHTS[level2]] if level2 else []) \
-            + ([WEIGHTS_DIR / LEVEL3_WEIGHTS[level3]] if level3 else [])
+        files = pretrained_files(level2=level2, level3=level3)
     manifest = export_onnx(cascade, args.onnx, float_weights=files)
     for path in sorted(args.onnx.glob("*.onnx")):
         print(f"{path} ({path.stat().st_size / 1e6:.2f} MB)")
@@ -407,8 +416,7 @@ def _export(args: argparse.Namespace) -> int:
 def _quantize(args: argparse.Namespace) -> int:
     from . import datasets
     from .geometry import points_box
-    from .models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS, load_pretrained
-    from .models.pretrained import WEIGHTS_DIR as weights
+    from .models.pretrained import load_pretrained, pretrained_files
     from .models.quantize import calibrate_cascade, int8_path, quantize_trunks, save_int8
 
     if args.threads:
@@ -423,11 +431,10 @@ def _quantize(args: argparse.Namespace) -> int:
                    f"level3={args.level3}")
     cascade = quantize_trunks(load_pretrained(args.level1, args.level2, args.level3),
                               calibrate_cascade(faces.images, boxes))
-    names = [LEVEL1_WEIGHTS[args.level1], LEVEL2_WEIGHTS[args.level2]] + ([LEVEL3_WEIGHTS[args.level3]] if args.level3 else [])
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    for net, name in zip((cascade.level1, cascade.level2, cascade.level3), names):
-        path = save_int8(net, args.out_dir / int8_path(name).name, weights / name, calibration)
-        print(f"{weights / name} -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    for net, weights in zip(cascade.levels().values(), pretrained_files(args.level1, args.level2, args.level3)):
+        path = save_int8(net, args.out_dir / int8_path(weights).name, weights, calibration)
+        print(f"{weights} -> {path} ({path.stat().st_size / 1e6:.2f} MB)")
     print(f"calibration: {calibration}")
     return 0
 
@@ -529,8 +536,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="level 2: width of the canonical face in the rectified frame, pixels (the patch is 24 px)")
     p.add_argument("--noise", type=float, default=1.0,
                    help="level 2: multiplier on the simulated level-1 errors (0.5 for a finer stage)")
-    p.add_argument("--augment", choices=["full", "light"], default="full",
-                   help="augmentation strength (facelandmarks.augment.AUGMENTS; light: a second, closer-fitting cycle)")
+    p.add_argument("--augment", choices=["full", "light", "recrop"], default="full",
+                   help="augmentation strength (facelandmarks.augment.AUGMENTS; light: a second, closer-fitting cycle; "
+                        "recrop: as narrow as the cascade's re-made crops, for a second-pass level 1 with --upright)")
+    p.add_argument("--upright", action="store_true",
+                   help="level 1: crops turned upright around the ground truth before the box jitter, as the "
+                        "cascade's recrop pass makes them (train a second-pass level 1)")
     p.add_argument("--box-shift", type=float, default=0.05,
                    help="std of the box-centre jitter, fraction of the box size (docs/detection.md: detector boxes ~0.075)")
     p.add_argument("--box-scale", type=float, default=0.05,
@@ -557,6 +568,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level1-flip", action="store_true",
                    help="level 2 with --level1: those predictions average level 1 on the crop and its mirror image "
                         "(for a cascade run with level1_flip)")
+    p.add_argument("--shape-correction", type=float, default=None, metavar="RIDGE",
+                   help="level 2 with --level1: then fit the linear correction of its points on the training faces "
+                        "with this ridge penalty (facelandmarks.models.shape_correction; the shipped one: 1000)")
+    p.add_argument("--level1-recrop", type=Path, default=None,
+                   help="level 2 with --level1 --recrop: the recrop pass runs this second-pass level-1 file "
+                        "(trained with `train level1 --upright`; the cascade's level1_recrop)")
     p.add_argument("--recrop", action="store_true",
                    help="level 2 with --level1: those predictions come from level 1's second pass, on the crop "
                         "re-made from its first points (for a cascade run with recrop)")
@@ -580,6 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--level3-weights", type=Path, help="a level-3 .pt file (with --level1/2-weights)")
         p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
         p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
+        p.add_argument("--level1-recrop-weights", type=Path,
+                       help="a second-pass level-1 .pt file for the recrop pass (with --level2-weights)")
         p.add_argument("--detector", default=None, help="face detector (default: facelandmarks.detect.DEFAULT_DETECTOR)")
         p.add_argument("--backend", choices=["torch", "onnxruntime"], default="torch",
                        help="run the networks with PyTorch or ONNX Runtime (pip install facelandmarks[onnx]); "
@@ -636,6 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--level1-weights", type=Path, help="a level-1 .pt file instead of the shipped weights")
     p.add_argument("--level2-weights", type=Path, help="a level-2 .pt file (with --level1-weights)")
     p.add_argument("--level3-weights", type=Path, help="a level-3 .pt file (with --level1/2-weights)")
+    p.add_argument("--level1-recrop-weights", type=Path,
+                   help="a second-pass level-1 .pt file for the recrop pass (with --level2-weights)")
     p.set_defaults(func=_export)
 
     p = sub.add_parser("benchmark", help="speed of torch, ONNX Runtime and dlib side by side: batch 1 and 64, "

@@ -11,7 +11,8 @@ unfinished one resumes from its last epoch checkpoint (``train`` resumes by defa
 
 The split is the seed-0 one of :func:`facelandmarks.datasets.train_val_split` on the ``train`` split
 (10% validation faces, never the test faces); every step uses seed 0. The shipped files are
-``level1_c2/level1.pt`` -> ``level1_deep.pt``, ``level2_ft/level2.pt`` -> ``level2_k3.pt`` and
+``level1_c2/level1.pt`` -> ``level1_deep.pt``, ``level1_recrop/level1.pt`` -> ``level1_recrop.pt`` (the
+second-pass level 1), ``level2_ft/level2.pt`` -> ``level2_k3.pt`` and
 ``shallow/level1.pt`` -> ``level1_shallow.pt`` (the depth ablation's baseline).
 """
 from __future__ import annotations
@@ -50,16 +51,24 @@ STEPS: tuple[Step, ...] = (
     Step("level2_sim", ("level2", "--k", "3", "--epochs", "12", "--threads", "1", "--seed", "0"), "level2.pt"),
     # the depth ablation's shallow baseline (Sun et al. 2013-like), beside the rest
     Step("shallow", ("shallow", "--epochs", "60", "--threads", "1", "--seed", "0"), "level1.pt", after=("level2_sim",)),
+    # the second-pass level 1 (ours): a third cycle on upright crops as narrow as the ones the
+    # cascade re-makes from level 1's first points (recrop)
+    Step("level1_recrop", ("level1", "--init", "{out}/level1_c2/level1.pt", "--epochs", "40", "--lr", "1e-3",
+                           "--upright", "--augment", "recrop", "--box-shift", "0.025", "--box-scale", "0.045",
+                           "--threads", "2", "--seed", "0"), "level1.pt", after=("level1_c2",)),
     # level 2 re-tuned on level 1's real errors, with detector-like box jitter, level 1 run as the
-    # shipped cascade runs it (a second pass on the re-made crop, averaged with its mirror image)
+    # shipped cascade runs it (a second pass, by the second-pass level 1, on the re-made crop,
+    # averaged with its mirror image)
     Step("level2_ft", ("level2", "--k", "3", "--level1", "{out}/level1_c2/level1.pt", "--init", "{out}/level2_sim/level2.pt",
+                       "--level1-recrop", "{out}/level1_recrop/level1.pt",
                        "--lr", "5e-4", "--epochs", "10", "--box-shift", "0.075", "--box-scale", "0.085",
                        "--level1-flip", "--recrop", "--threads", "1", "--seed", "0"), "level2.pt",
-         after=("level1_c2", "level2_sim")),
+         after=("level1_c2", "level1_recrop", "level2_sim")),
 )
 
 
-SHIPPED = {"level1_c2/level1.pt": "level1_deep.pt", "level2_ft/level2.pt": "level2_k3.pt",
+SHIPPED = {"level1_c2/level1.pt": "level1_deep.pt", "level1_recrop/level1.pt": "level1_recrop.pt",
+           "level2_ft/level2.pt": "level2_k3.pt",
            "level2_sim/level2.pt": "level2_k3_sim.pt", "shallow/level1.pt": "level1_shallow.pt"}
 """Recipe output (relative to its folder) -> shipped file name in ``facelandmarks/weights``."""
 

@@ -49,7 +49,7 @@ from .datasets import FaceSet, jitter_boxes
 from .geometry import (fit_similarity, hflip_matrix, points_box, procrustes_mean, similarity_matrix,
                        transform_points, warp_batch)
 from .models.cascade import Cascade, fuse_for_inference
-from .models.level1 import Level1Config, Level1Net, crop_matrices, from_unit, to_unit
+from .models.level1 import Level1Config, Level1Net, crop_matrices, from_unit, to_unit, upright_turn
 from .models.level2 import Level2Config, Level2Net, patch_matrices
 # Model files live with the models; these names stay importable from here for existing code.
 from .models.files import (NOT_A_MODEL_FILE, CheckpointMismatchError, atomic_save, load_model, read_model_file,
@@ -80,6 +80,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # of the training faces, held out for validation (never test faces)
     box_shift: float = 0.05  # std of the landmark-box centre jitter, fraction of the box size
     box_scale: float = 0.05  # std of the landmark-box log-size jitter
+    upright: bool = False  # level 1: crops turned upright around the ground truth before the jitter, as the cascade's recrop pass makes them (a second-pass level 1)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     threads: int = 0  # torch threads, 0 = torch's default
     limit: int = 0  # use only the first faces (quick runs and tests), 0 = all
@@ -141,14 +142,18 @@ def regression_loss(pred: torch.Tensor, target: torch.Tensor, cfg: "TrainConfig"
 # --------------------------------------------------------------------------------------------
 def level1_batch(faces: FaceSet, index: np.ndarray, config: Level1Config, boxes: np.ndarray,
                  rng: np.random.Generator, generator: torch.Generator,
-                 augment: AugmentConfig = NO_AUGMENT) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+                 augment: AugmentConfig = NO_AUGMENT, turn: np.ndarray | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Crops, unit-coordinate targets and image -> crop matrices for the faces at ``index``.
+
+    ``boxes`` are landmark boxes in the image frame, or with ``turn`` ``(B, 3, 3)`` (rotations from
+    :func:`~facelandmarks.models.level1.upright_turn`) in the frame turned by it.
 
     Returns:
         crops ``(B, 3, S, S)`` in [0, 1], targets ``(B, N, 2)`` unit crop coordinates, matrices ``(B, 3, 3)``.
     """
     size = config.input_size
-    mats = crop_matrices(boxes, config)
+    mats = crop_matrices(boxes, config) if turn is None else crop_matrices(boxes, config) @ turn
     mats, flipped = random_crop_transforms(mats, size, rng, augment)
     crops = torch.cat([warp_batch(faces.images[i], m[None], size) for i, m in zip(index, mats)]) / 255.0
     pts = flip_points(transform_points(faces.points[index], mats), flipped, faces.scheme)
@@ -472,18 +477,29 @@ def _loop(kind: str, model: nn.Module, configs: dict, cfg: TrainConfig, samples:
 
 
 class _Level1Samples(_Samples):
-    """Level-1 crops ``(3, S, S)`` and unit targets ``(N, 2)`` from jittered ground-truth boxes + augmentation."""
+    """Level-1 crops ``(3, S, S)`` and unit targets ``(N, 2)`` from jittered ground-truth boxes + augmentation
+    (with ``cfg.upright``: boxes of the ground truth turned upright onto ``reference`` ``(N, 2)``)."""
 
     channels_last = True
 
-    def __init__(self, faces: FaceSet, config: Level1Config, cfg: TrainConfig) -> None:
+    def __init__(self, faces: FaceSet, config: Level1Config, cfg: TrainConfig, reference: np.ndarray) -> None:
         super().__init__(faces, cfg.seed)
-        self.config, self.cfg = config, cfg
+        self.config, self.cfg, self.reference = config, cfg, reference
 
     def make(self, index: np.ndarray, rng: np.random.Generator, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        boxes = jitter_boxes(points_box(self.faces.points[index]), rng, self.cfg.box_shift, self.cfg.box_scale)
-        crops, targets, _ = level1_batch(self.faces, index, self.config, boxes, rng, gen, self.cfg.augment)
+        boxes, turn = _level1_boxes(self.faces.points[index], self.cfg, self.reference, self.config.n_points, rng)
+        crops, targets, _ = level1_batch(self.faces, index, self.config, boxes, rng, gen, self.cfg.augment, turn)
         return crops, targets
+
+
+def _level1_boxes(points: np.ndarray, cfg: TrainConfig, reference: np.ndarray, n_points: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+    """Jittered landmark boxes of ``points`` ``(B, N, 2)`` and, with ``cfg.upright``, the rotations
+    that turn them upright (the boxes are then in the turned frame), else None."""
+    turn = None
+    if cfg.upright:
+        turn, points = upright_turn(points, reference, n_points)
+    return jitter_boxes(points_box(points), rng, cfg.box_shift, cfg.box_scale), turn
 
 
 def _check_schemes(train_set: FaceSet, val_set: FaceSet, n_points: int, cfg: TrainConfig) -> str:
@@ -531,9 +547,10 @@ def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSe
         if start.config != config:
             raise CheckpointMismatchError(f"{init}: its level-1 config differs from this run's")
         model.load_state_dict(start.state_dict())
-    val_boxes = jitter_boxes(points_box(val_set.points), np.random.default_rng(12345), train_cfg.box_shift, train_cfg.box_scale)
+    reference = model.mean_shape.double().numpy()  # an upright shape (unit crop coordinates) for cfg.upright
+    val_boxes, val_turn = _level1_boxes(val_set.points, train_cfg, reference, config.n_points, np.random.default_rng(12345))
     val_crops, val_targets, val_mats = level1_batch(val_set, np.arange(len(val_set)), config, val_boxes,
-                                                    np.random.default_rng(0), torch.Generator())
+                                                    np.random.default_rng(0), torch.Generator(), turn=val_turn)
     device = resolve_device(train_cfg.device)
 
     def validate() -> dict[str, float]:
@@ -545,7 +562,7 @@ def train_level1(config: Level1Config, train_cfg: TrainConfig, train_set: FaceSe
         return {"val_loss": loss, "val_nme": float(np.mean(metrics.nme(pts, val_set.points, norm, scheme=val_set.scheme)))}
 
     configs = {"config": asdict(config), "train_config": asdict(train_cfg), "init": None if init is None else str(init)}
-    log = _loop("level1", model, configs, train_cfg, _Level1Samples(train_set, config, train_cfg), config.input_size,
+    log = _loop("level1", model, configs, train_cfg, _Level1Samples(train_set, config, train_cfg, reference), config.input_size,
                 validate, out_dir, resume, progress, on_epoch)
     model.cpu()
     if _distributed()[1] == 0:
@@ -592,7 +609,9 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
                  on_epoch: Callable[[dict], None] | None = None, level1: str | os.PathLike | None = None,
                  init: str | os.PathLike | None = None, level1_variants: int = 4,
                  level1_flip: bool = False, recrop: bool = False,
-                 after_level2: str | os.PathLike | None = None) -> tuple[Level2Net, list[dict]]:
+                 after_level2: str | os.PathLike | None = None,
+                 level1_recrop: str | os.PathLike | None = None,
+                 shape_correction: float | None = None) -> tuple[Level2Net, list[dict]]:
     """Train the level-2 patch networks on simulated level-1 errors (see :class:`SimulatedErrors`).
 
     With ``level1`` (a level-1 model file) half of the training faces start instead from that
@@ -603,7 +622,13 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
     on a crop re-made from its first points (the cascade's ``recrop``). ``after_level2`` (a level-2 model file, with
     ``level1``): the real predictions are that level 2's refinement of level 1's, so the network trained
     here learns what the cascade's level 2 still gets wrong (a finer level 3 on real errors).
-    ``init``: start from the weights of a level-2 model file.
+    ``init``: start from the weights of a level-2 model file. ``level1_recrop`` (a level-1 model file,
+    with ``recrop``): the recrop pass runs this second-pass network instead of ``level1`` (the
+    cascade's ``level1_recrop``). ``shape_correction`` (a ridge penalty, with ``level1``): after
+    training, fit the linear correction of level 2's points
+    (:func:`~facelandmarks.models.shape_correction.fit_shape_correction`) on its predictions from
+    the real starting points of the training faces, and save it in the level-2 file (the cascade
+    applies it; ``val_nme_corrected`` in the file is the validation NME with it).
 
     Validation each epoch (rank 0): mean NME (the scheme's main normaliser) on ``val_set`` of the
     starting points (``val_start_nme``) and after refinement (``val_nme``), the same starting points
@@ -638,12 +663,17 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
     real_train = real_val = None
     if after_level2 is not None and level1 is None:
         raise ValueError("after_level2 refines level 1's real predictions: give level1 too")
+    if level1_recrop is not None and not (recrop and level1 is not None):
+        raise ValueError("level1_recrop runs level 1's recrop pass: give level1 and recrop=True too")
+    if shape_correction is not None and level1 is None:
+        raise ValueError("shape_correction is fitted on level 2's predictions from level 1's real points: give level1 too")
     if level1 is not None:
         net1 = fuse_for_inference(load_model(level1, "level1")[0])
         net2 = None if after_level2 is None else fuse_for_inference(load_model(after_level2, "level2")[0])
         if level1_flip and train_set.scheme.flip_permutation is None:
             raise ValueError(f"the {train_set.scheme.name} scheme has no flip permutation: train without level1_flip")
-        start = Cascade(net1, net2, level1_flip=level1_flip, recrop=recrop)
+        net1b = None if level1_recrop is None else fuse_for_inference(load_model(level1_recrop, "level1")[0])
+        start = Cascade(net1, net2, level1_flip=level1_flip, recrop=recrop, level1_recrop=net1b)
 
         def real(faces: FaceSet, boxes: np.ndarray) -> np.ndarray:  # the points the network trained here starts from
             return start.predict_batch(faces.images, boxes, chunk=64, score=False).points
@@ -669,12 +699,36 @@ def train_level2(config: Level2Config, train_cfg: TrainConfig, sim: SimulatedErr
 
     configs = {"config": asdict(config), "train_config": asdict(train_cfg), "simulated_errors": asdict(sim),
                "level1": None if level1 is None else str(level1), "init": None if init is None else str(init),
-               "level1_flip": level1_flip, "recrop": recrop, "after_level2": None if after_level2 is None else str(after_level2)}
+               "level1_flip": level1_flip, "recrop": recrop, "after_level2": None if after_level2 is None else str(after_level2),
+               "level1_recrop": None if level1_recrop is None else str(level1_recrop),
+               "shape_correction_ridge": shape_correction}
     samples = _Level2Samples(train_set, config, train_cfg, canonical, nbrs, sim, real_train)
     log = _loop("level2", model, configs, train_cfg, samples, config.patch_size, validate, out_dir, resume, progress, on_epoch)
     model.cpu()
+    extra = {}
+    if shape_correction is not None and _distributed()[1] == 0:
+        extra = _fit_correction(model.eval(), train_set, val_set, real_train, real_val, shape_correction, norm)
+        print(f"shape correction (ridge {shape_correction:g}, {extra['shape_correction']['faces']} predictions): "
+              f"validation NME {log[-1]['val_nme']:.4f} -> {extra['val_nme_corrected']:.4f}", flush=True)
     if _distributed()[1] == 0:
         save_model(out_dir / "level2.pt", "level2", model, config,
-                   {k: v for k, v in configs.items() if k != "config"} | {"log": log, "scheme": train_set.scheme.name})
+                   {k: v for k, v in configs.items() if k != "config"} | {"log": log, "scheme": train_set.scheme.name}
+                   | extra)
     return model.eval(), log
+
+
+def _fit_correction(model: Level2Net, train_set: FaceSet, val_set: FaceSet, real_train: np.ndarray,
+                    real_val: np.ndarray, ridge: float, norm: str) -> dict:
+    """The shape correction of ``model``'s predictions from the real starts ``real_train`` ``(V, B, N, 2)``,
+    as model-file entries, with the validation NME from ``real_val`` after it."""
+    from .models.shape_correction import fit_shape_correction
+
+    with torch.no_grad():
+        runs = [Cascade._refine(model, train_set.images, start, 64) for start in real_train]
+        val_points, val_rect = Cascade._refine(model, val_set.images, real_val, 64)[:2]
+    correction = fit_shape_correction(np.concatenate([r[0] for r in runs]), np.concatenate([r[1] for r in runs]),
+                                      np.concatenate([train_set.points] * len(runs)), ridge)
+    corrected = correction.apply(val_points, val_rect)
+    return {"shape_correction": correction.to_dict(),
+            "val_nme_corrected": float(np.mean(metrics.nme(corrected, val_set.points, norm, scheme=val_set.scheme)))}
 

@@ -22,6 +22,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("foundations", {"version", "schemes", "io", "geometry"}),
     ("data and measures", {"augment", "datasets", "metrics", "detect"}),
     ("models", {"models", "models.level1", "models.level2", "models.files", "models.confidence", "models.cascade", "models.quantize",
+                "models.shape_correction",
                 "models.pretrained", "models.onnx"}),
     ("training", {"train"}),
     ("evaluation", {"evaluation", "benchmark", "human", "human.formats", "human.lfpw_test", "human.analysis", "human.repeatability",

@@ -180,12 +180,15 @@ def test_fuse_keeps_eval_outputs():
 
 
 def test_flip_averaging_is_mirror_symmetric(cascade, faces):
-    """Predicting a mirrored face with flip=True gives exactly the mirrored prediction of the face."""
+    """Predicting a mirrored face with flip=True gives exactly the mirrored prediction of the face
+    (without the shape correction, which is not mirror-symmetric on purpose: it restores the
+    annotations' +x pixel offset, see facelandmarks.models.shape_correction)."""
     image, box = faces.images[2], points_box(faces.points[2])
     w = image.shape[1]
-    a = cascade.predict(image, box=box, flip=True).points
-    b = cascade.predict(np.ascontiguousarray(image[:, ::-1]), box=[w - 1 - box[2], box[1], w - 1 - box[0], box[3]],
-                        flip=True).points
+    a = cascade.predict_batch([image], box[None], flip=True, shape_correction=False).points[0]
+    b = cascade.predict_batch([np.ascontiguousarray(image[:, ::-1])],
+                              np.array([[w - 1 - box[2], box[1], w - 1 - box[0], box[3]]]), flip=True,
+                              shape_correction=False).points[0]
     from facelandmarks.geometry import hflip_matrix
     from facelandmarks.schemes import IBUG68
 
@@ -203,10 +206,10 @@ def test_level1_flip_starts_level2_from_the_mirror_average(faces, tmp_path):
     from facelandmarks.train import level1_predictions
 
     l1_file, l2_file = WEIGHTS_DIR / LEVEL1_WEIGHTS["deep"], WEIGHTS_DIR / LEVEL2_WEIGHTS["k3"]
-    cascade = Cascade.from_files(l1_file, l2_file)
+    cascade = Cascade.from_files(l1_file, l2_file, level1_recrop=False)  # level 1 for both passes
     images, boxes = faces.images[:3], points_box(faces.points[:3])
     plain = cascade.predict_batch(images, boxes, level1_flip=False, recrop=False)
-    flipped = cascade.predict_batch(images, boxes, level1_flip=True, score=False, recrop=False)
+    flipped = cascade.predict_batch(images, boxes, level1_flip=True, score=False, recrop=False, shape_correction=False)
     np.testing.assert_allclose(flipped.level1_mirror_points, plain.level1_mirror_points, atol=1e-4)  # same passes
     start = (plain.level1_points + plain.level1_mirror_points) / 2
     np.testing.assert_allclose(flipped.level1_points, start, atol=1e-4)  # level 1's points: their mean
@@ -322,3 +325,26 @@ def test_confidence_is_high_on_faces_low_on_upside_down_faces_and_can_raise(casc
         cascade.predict(upside_down, box=box, min_score=0.5, low_score="warn")
     assert any(issubclass(w.category, LowConfidenceWarning) for w in caught)
     assert cascade.predict_batch(faces.images[:1], boxes[:1], score=False).score is None
+
+
+def test_level1_recrop_runs_the_recrop_pass_only(faces):
+    """A second-pass level 1 replaces level 1 in the recrop pass (its crop, from the first pass's
+    points) and nowhere else: the same network as both gives the plain cascade's points."""
+    from facelandmarks.models.pretrained import pretrained_files
+
+    default = load_pretrained()
+    assert default.level1_recrop is not None and default.recrop  # the shipped default has one
+    level1, level2, second = (load_model_file(p)[0] for p in pretrained_files())
+    images, boxes = faces.images[:3], points_box(faces.points[:3])
+    same = Cascade(level1, level2, recrop=True, level1_flip=True, level1_recrop=level1)
+    plain = Cascade(level1, level2, recrop=True, level1_flip=True)
+    np.testing.assert_allclose(same.predict_batch(images, boxes).points, plain.predict_batch(images, boxes).points)
+    shipped = Cascade(level1, level2, recrop=True, level1_flip=True, level1_recrop=second,
+                      shape_correction=default.shape_correction)
+    two = shipped.predict_batch(images, boxes)
+    assert np.abs(two.level1_points - plain.predict_batch(images, boxes).level1_points).max() > 0.05
+    np.testing.assert_allclose(two.points, default.predict_batch(images, boxes).points, atol=1e-3)
+    once = shipped.predict_batch(images, boxes, recrop=False, shape_correction=False)  # no recrop pass:
+    np.testing.assert_allclose(once.points, plain.predict_batch(images, boxes, recrop=False).points)  # 2nd net unused
+    assert load_pretrained(level1_recrop=False).level1_recrop is None
+    assert load_pretrained(level2="k3_sim").level1_recrop is None  # trained without one

@@ -19,11 +19,11 @@ from facelandmarks.geometry import points_box  # noqa: E402
 from facelandmarks.models import onnx as fl_onnx  # noqa: E402
 from facelandmarks.models.cascade import CHUNK  # noqa: E402
 from facelandmarks.models.files import file_sha256  # noqa: E402
-from facelandmarks.models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, LEVEL3_WEIGHTS  # noqa: E402
+from facelandmarks.models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, pretrained_files  # noqa: E402
 from facelandmarks.models.pretrained import WEIGHTS_DIR as _WEIGHTS  # noqa: E402
 
 STAGES = ("points", "level1_points", "level2_points", "votes")
-SHIPPED = [_WEIGHTS / LEVEL1_WEIGHTS["deep"], _WEIGHTS / LEVEL2_WEIGHTS["k3"], _WEIGHTS / LEVEL3_WEIGHTS["k3"]]
+SHIPPED = pretrained_files(level3="k3")  # level 1, 2, 3 and the second-pass level 1, in the order of Cascade.levels
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +109,16 @@ def test_workers_side_by_side_give_the_same_points(faces, n):
 def test_level1_flip_and_recrop_travel_with_the_export(tmp_path, faces):
     cascade = load_pretrained()
     cascade.level1_flip, cascade.recrop = True, True
-    fl_onnx.export_onnx(cascade, tmp_path, float_weights=SHIPPED[:2])
+    default = pretrained_files()
+    fl_onnx.export_onnx(cascade, tmp_path, float_weights=default)
     manifest = json.loads((tmp_path / fl_onnx.MANIFEST).read_text())
     assert manifest["level1_flip"] is True and manifest["recrop"] is True
-    loaded = fl_onnx.load_onnx(tmp_path, float_weights=SHIPPED[:2])
-    in_memory = fl_onnx.to_onnxruntime(cascade, SHIPPED[:2])
+    loaded = fl_onnx.load_onnx(tmp_path, float_weights=default)
+    in_memory = fl_onnx.to_onnxruntime(cascade, default)
     for ort_cascade in (loaded, in_memory):
         assert ort_cascade.level1_flip is True and ort_cascade.recrop is True
         np.testing.assert_allclose(ort_cascade.level1.mean_shape.numpy(), cascade.level1.mean_shape.numpy())
+        assert isinstance(ort_cascade.level1_recrop, fl_onnx.OnnxLevel1)  # the second-pass level 1 travels too
     images, boxes = faces[0].images[:2], faces[1][:2]
     assert_same_stages(cascade.predict_batch(images, boxes), loaded.predict_batch(images, boxes))
 
@@ -132,14 +134,16 @@ def test_onnxruntime_backend_runs_on_the_cpu_only(faces):
 def test_export_round_trip(exported, torch_cascade, faces):
     manifest = json.loads((exported / "cascade.json").read_text())
     assert manifest["opset"] == 17 and manifest["scheme"] == "ibug68"
-    assert sorted(manifest["levels"]) == ["level1", "level2", "level3"]
-    for name, entry in manifest["levels"].items():
+    assert list(manifest["levels"]) == ["level1", "level2", "level3", "level1_recrop"]
+    assert manifest["levels"]["level1_recrop"]["kind"] == "level1" and "mean_shape" in manifest["levels"]["level1_recrop"]
+    for (name, entry), weights in zip(manifest["levels"].items(), SHIPPED):
         onnx.checker.check_model(str(exported / entry["file"]), full_check=True)
-        assert entry["float_sha256"] == file_sha256(SHIPPED[int(name[-1]) - 1])
+        assert entry["float_sha256"] == file_sha256(weights) and entry["float_weights"] == weights.name
     np.testing.assert_allclose(manifest["levels"]["level2"]["canonical"], torch_cascade.level2.canonical.numpy(),
                                atol=1e-5)
     rebuilt = fl_onnx.load_onnx(exported)  # from the files alone
     assert rebuilt.level2.config == torch_cascade.level2.config and rebuilt.level1.config == torch_cascade.level1.config
+    assert rebuilt.level1_recrop is not None and rebuilt.recrop
     images, boxes = faces[0].images, faces[1]
     assert_same_stages(torch_cascade.predict_batch(images, boxes), rebuilt.predict_batch(images, boxes))
 
@@ -157,8 +161,10 @@ def test_stale_or_changed_files_are_refused(exported, tmp_path, torch_cascade):
     other = tmp_path / "other"
     fl_onnx.export_onnx(load_pretrained(level2="k3_sim"), other,
                         float_weights=[SHIPPED[0], _WEIGHTS / LEVEL2_WEIGHTS["k3_sim"]])
-    with pytest.raises(ValueError, match=r"level2.onnx: was exported from another version of .*level2_k3.pt"):
+    with pytest.raises(ValueError, match=r"an export of the levels \['level1', 'level2'\], but 3 weight files"):
         load_pretrained(backend="onnxruntime", onnx_dir=other)  # an export of other weights than the shipped k3
+    with pytest.raises(ValueError, match=r"level2.onnx: was exported from another version of .*level2_k3.pt"):
+        load_pretrained(backend="onnxruntime", onnx_dir=other, level1_recrop=False)
     load_pretrained(level2="k3_sim", backend="onnxruntime", onnx_dir=other)  # its own weights: fine
     with pytest.raises(ValueError, match="holds float networks, int8 ones"):
         load_pretrained(level2="k3_sim", backend="onnxruntime", onnx_dir=other, int8=True)

@@ -8,7 +8,7 @@ import torch
 from facelandmarks import datasets, load_pretrained, metrics
 from facelandmarks.geometry import points_box
 from facelandmarks.models import quantize
-from facelandmarks.models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, WEIGHTS_DIR
+from facelandmarks.models.pretrained import LEVEL1_RECROP_WEIGHTS, LEVEL1_WEIGHTS, LEVEL2_WEIGHTS, WEIGHTS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -34,18 +34,19 @@ def test_int8_points_stay_close_to_float(calibrated, faces):
 
 
 def test_saved_trunks_reload_exactly(calibrated, faces, tmp_path):
-    for net, name in ((calibrated.level1, "l1"), (calibrated.level2, "l2")):
+    assert list(calibrated.levels()) == ["level1", "level2", "level1_recrop"]  # every network of the default
+    for name, net in calibrated.levels().items():
         quantize.save_int8(net, tmp_path / f"{name}.int8.pt", name, "test")
     fresh = load_pretrained(fuse=True)
-    quantize.load_int8(fresh.level1, tmp_path / "l1.int8.pt")
-    quantize.load_int8(fresh.level2, tmp_path / "l2.int8.pt")
+    for name, net in fresh.levels().items():
+        quantize.load_int8(net, tmp_path / f"{name}.int8.pt")
     boxes = points_box(faces.points[:3])
     np.testing.assert_array_equal(fresh.predict_batch(faces.images[:3], boxes).points,
                                   calibrated.predict_batch(faces.images[:3], boxes).points)
 
 
 def test_shipped_int8_files_load_and_agree(faces):
-    for name in (LEVEL1_WEIGHTS["deep"], LEVEL2_WEIGHTS["k3"]):
+    for name in (LEVEL1_WEIGHTS["deep"], LEVEL2_WEIGHTS["k3"], LEVEL1_RECROP_WEIGHTS["deep"]):
         assert quantize.int8_path(WEIGHTS_DIR / name).is_file(), name
     q = load_pretrained(int8=True)
     boxes = points_box(faces.points)

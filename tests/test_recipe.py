@@ -26,10 +26,11 @@ def test_recipe_steps_depend_only_on_earlier_steps_and_ship_what_the_package_loa
     names = [s.name for s in recipe.STEPS]
     for i, step in enumerate(recipe.STEPS):
         assert set(step.after) <= set(names[:i]), step
-    from facelandmarks.models.pretrained import LEVEL1_WEIGHTS, LEVEL2_WEIGHTS
+    from facelandmarks.models.pretrained import LEVEL1_RECROP_WEIGHTS, LEVEL1_WEIGHTS, LEVEL2_WEIGHTS
 
     shipped = set(recipe.SHIPPED.values())
-    assert {LEVEL1_WEIGHTS["deep"], LEVEL1_WEIGHTS["shallow"], LEVEL2_WEIGHTS["k3"], LEVEL2_WEIGHTS["k3_sim"]} <= shipped
+    assert {LEVEL1_WEIGHTS["deep"], LEVEL1_WEIGHTS["shallow"], LEVEL2_WEIGHTS["k3"], LEVEL2_WEIGHTS["k3_sim"],
+            LEVEL1_RECROP_WEIGHTS["deep"]} <= shipped
     for src in recipe.SHIPPED:
         assert src.split("/")[0] in names
 
@@ -56,8 +57,9 @@ def test_tiny_recipe_runs_resumes_and_installs(data_root, tmp_path, monkeypatch)
     assert {p.name for p in written} >= set(recipe.SHIPPED.values()) | {"recipe_log.csv", "split.json"}
     from facelandmarks.models.cascade import Cascade
 
-    cascade = Cascade.from_files(weights / "level1_deep.pt", weights / "level2_k3.pt")
-    assert cascade.level2 is not None
+    cascade = Cascade.from_files(weights / "level1_deep.pt", weights / "level2_k3.pt",
+                                 level1_recrop=weights / "level1_recrop.pt")
+    assert cascade.level2 is not None and cascade.level1_recrop is not None and cascade.recrop
 
 
 def test_a_step_still_running_from_an_earlier_attempt_is_not_started_twice(tmp_path):

@@ -102,3 +102,60 @@ def test_level2_learns_and_resumes(four_faces, tmp_path):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     model, _ = load_model(tmp_path / "a" / "level2.pt", "level2")
     np.testing.assert_allclose(model.canonical.numpy(), straight.canonical.numpy())
+
+
+def test_upright_crops_turn_tilted_faces_upright(four_faces):
+    """TrainConfig.upright: the crop of a face turned by 30 degrees is the crop of the upright face (the
+    recrop pass's frame), where the plain crop keeps the tilt."""
+    from facelandmarks.geometry import transform_points, warp_image
+    from facelandmarks.models.level1 import DEEP
+    from facelandmarks.train import _level1_boxes, level1_batch
+
+    face = datasets.FaceSet(four_faces.names[:1], four_faces.images[:1], four_faces.points[:1], four_faces.scheme)
+    h, w = face.images[0].shape[:2]
+    c, s = np.cos(np.radians(30)), np.sin(np.radians(30))
+    turn = np.array([[c, -s, w / 2 - c * w / 2 + s * h / 2], [s, c, h / 2 - s * w / 2 - c * h / 2], [0, 0, 1.0]])
+    tilted = datasets.FaceSet(face.names, [warp_image(face.images[0], turn, (h, w))],
+                              transform_points(face.points, turn[None]), face.scheme)
+    reference = face.points[0] - face.points[0].mean(0)  # this face, upright as annotated
+    cfg = TrainConfig(box_shift=0.0, box_scale=0.0, upright=True)
+
+    def eye_angle(targets: torch.Tensor) -> float:
+        left, right = targets[0, 36:42].numpy().mean(0), targets[0, 42:48].numpy().mean(0)
+        return float(np.degrees(np.arctan2(right[1] - left[1], right[0] - left[0])))
+
+    rng = np.random.default_rng(0)
+    angles = {}
+    for name, faces in (("upright", face), ("tilted", tilted)):
+        boxes, turned = _level1_boxes(faces.points, cfg, reference, 68, rng)
+        _, targets, _ = level1_batch(faces, np.arange(1), DEEP, boxes, rng, torch.Generator(), turn=turned)
+        angles[name] = eye_angle(targets)
+        plain_boxes, no_turn = _level1_boxes(faces.points, replace(cfg, upright=False), reference, 68, rng)
+        assert no_turn is None
+        _, plain, _ = level1_batch(faces, np.arange(1), DEEP, plain_boxes, rng, torch.Generator())
+        angles[name + " plain"] = eye_angle(plain)
+    assert abs(angles["tilted"] - angles["upright"]) < 0.5, angles  # the same upright crop
+    assert abs(angles["tilted plain"] - angles["upright plain"]) > 25, angles  # without it, the tilt stays
+
+
+def test_level2_with_a_second_pass_level1_records_it(four_faces, tmp_path):
+    torch.set_num_threads(1)
+    cfg = TrainConfig(epochs=1, batch_size=2, seed=1)
+    train_level1(TINY_L1, cfg, four_faces, four_faces, tmp_path / "l1", progress=False)
+    train_level1(TINY_L1, replace(cfg, upright=True), four_faces, four_faces, tmp_path / "l1b", progress=False)
+    assert read_model_file(tmp_path / "l1b" / "level1.pt")["train_config"]["upright"] is True
+    with pytest.raises(ValueError, match="give level1 and recrop=True"):
+        train_level2(TINY_L2, cfg, SimulatedErrors(), four_faces, four_faces, tmp_path / "x", progress=False,
+                     level1=tmp_path / "l1" / "level1.pt", level1_recrop=tmp_path / "l1b" / "level1.pt")
+    train_level2(TINY_L2, cfg, SimulatedErrors(), four_faces, four_faces, tmp_path / "l2", progress=False,
+                 level1=tmp_path / "l1" / "level1.pt", recrop=True, level1_recrop=tmp_path / "l1b" / "level1.pt",
+                 level1_variants=1)
+    saved = read_model_file(tmp_path / "l2" / "level2.pt")
+    assert saved["recrop"] is True and saved["level1_recrop"].endswith("level1.pt")
+    from facelandmarks.models.cascade import Cascade
+
+    with pytest.warns(UserWarning, match="second-pass level 1"):  # built without the network it was trained after
+        Cascade.from_files(tmp_path / "l1" / "level1.pt", tmp_path / "l2" / "level2.pt")
+    built = Cascade.from_files(tmp_path / "l1" / "level1.pt", tmp_path / "l2" / "level2.pt",
+                               level1_recrop=tmp_path / "l1b" / "level1.pt")
+    assert built.recrop and built.level1_recrop is not None

@@ -27,7 +27,7 @@ STATS = rf"mean {NUMBER}%\s+median {NUMBER}%\s+AUC@0\.08 {NUMBER}\s+failures {NU
 ROWS = {
     "shallow level 1": re.compile(r"^shallow level 1 \("),
     "deep level 1": re.compile(r"^deep level 1 \("),
-    "deep level 1 as the default runs it": re.compile(r"^deep level 1, recrop \+ level1_flip"),
+    "deep level 1 as the default runs it": re.compile(r"^deep level 1, recrop \+ level1_flip, second-pass level 1"),
     "deep + level 2 K=1": re.compile(r"^deep level 1 \+ level 2 \(K=1\b"),
     "deep + level 2 K=3 simulated": re.compile(r"^deep level 1 \+ level 2 \(K=3, simulated"),
     "shipped default": re.compile(r"^deep level 1 \+ level 2 .*\[shipped default"),
@@ -108,7 +108,7 @@ def pairs(notebooks: Path, page: str) -> list[tuple[str, str | None, str | None]
             if method == "level 1" and split != "common":
                 continue  # the page has level 1 alone on the common split only
             for k, column in enumerate(COLUMNS[:4], start=1):
-                if method == "level 1":  # the default cascade's level 1: recrop + level1_flip
+                if method == "level 1":  # the default cascade's level 1: recrop (second-pass level 1) + level1_flip
                     twin = row("deep level 1 as the default runs it", column)
                 elif split == "common" and method == "cascade":
                     twin = row("shipped default", column)

@@ -26,8 +26,9 @@ from ..schemes import get_scheme
 from .files import load_model
 from .level1 import Level1Net, crop_matrices, from_unit, recrop_matrices
 from .level2 import Level2Net, patch_matrices
+from .shape_correction import ShapeCorrection
 
-__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "CHUNK", "LowConfidenceError", "LowConfidenceWarning",
+__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "CHUNK", "LEVEL_NAMES", "LowConfidenceError", "LowConfidenceWarning",
            "fuse_for_inference"]
 
 
@@ -104,6 +105,9 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
     return model.to(memory_format=torch.channels_last)
 
 
+LEVEL_NAMES = ("level1", "level2", "level3", "level1_recrop")
+"""The names of a cascade's networks (:meth:`Cascade.levels`), in the order of weight-file lists."""
+
 CHUNK = 8
 """Faces per network call in :meth:`Cascade.predict_batch`. Small chunks keep a call's activations
 (about 2 MB per face for level 1's first layer, 4 MB for level 2's) in the CPU's cache: on the
@@ -130,7 +134,12 @@ class Cascade(nn.Module):
     second time, on a crop re-made from its first points (upright, around their tight box: the boxes
     level 1 was trained on), instead of trusting the detector's box. :meth:`from_files` sets both as
     the level-2 file was trained (``facelandmarks train level2 --level1-flip --recrop``);
-    ``predict_batch(level1_flip=..., recrop=...)`` overrides them for one call.
+    ``predict_batch(level1_flip=..., recrop=...)`` overrides them for one call. ``level1_recrop``
+    (ours, optional): a second level-1 network, trained on crops as narrow as the re-made ones
+    (``facelandmarks train level1 --upright``), runs the recrop pass instead of ``level1``.
+    ``shape_correction`` (ours, optional): a linear correction of level 2's points fitted on the
+    training faces (:mod:`~facelandmarks.models.shape_correction`); :meth:`from_files` takes it from
+    the level-2 file, ``predict_batch(shape_correction=False)`` skips it for one call.
 
     Example:
         >>> import facelandmarks, skimage.data            # doctest: +SKIP
@@ -141,9 +150,10 @@ class Cascade(nn.Module):
     """
 
     def __init__(self, level1: Level1Net, level2: Level2Net | None = None, level3: Level2Net | None = None,
-                 level1_flip: bool = False, recrop: bool = False) -> None:
+                 level1_flip: bool = False, recrop: bool = False, level1_recrop: Level1Net | None = None,
+                 shape_correction: ShapeCorrection | None = None) -> None:
         super().__init__()
-        for net in (level2, level3):
+        for net in (level2, level3, level1_recrop):
             if net is not None and net.config.n_points != level1.config.n_points:
                 raise ValueError("every level must predict the same number of points")
         if level3 is not None and level2 is None:
@@ -153,6 +163,13 @@ class Cascade(nn.Module):
         self.level3 = None if level3 is None else level3.eval()
         self.level1_flip = bool(level1_flip)
         self.recrop = bool(recrop)
+        self.level1_recrop = None if level1_recrop is None else level1_recrop.eval()
+        """The level-1 network of the ``recrop`` pass (ours: trained on upright crops as narrow as the
+        re-made ones, ``facelandmarks train level1 --upright``); None: :attr:`level1` runs both passes."""
+        if shape_correction is not None and (level2 is None or shape_correction.n_points != level1.config.n_points):
+            raise ValueError("a shape correction moves level 2's points: give level 2, with its number of points")
+        self.shape_correction = shape_correction
+        """Level 2's linear shape correction (ours, :mod:`facelandmarks.models.shape_correction`), or None."""
         self.workers = 1
         """Threads that run chunks of faces (and, at batch 1, the crop and its mirror image) side by
         side. 1 for torch, whose operators use every core themselves; the ONNX Runtime backend sets
@@ -161,6 +178,12 @@ class Cascade(nn.Module):
     @property
     def n_points(self) -> int:
         return self.level1.config.n_points
+
+    def levels(self) -> dict[str, nn.Module]:
+        """The networks present, by name, in the order lists of weight files follow:
+        ``level1``, ``level2``, ``level3``, ``level1_recrop``."""
+        nets = zip(LEVEL_NAMES, (self.level1, self.level2, self.level3, self.level1_recrop))
+        return {name: net for name, net in nets if net is not None}
 
     def _flip_permutation(self) -> list[int]:
         """The flip permutation of the registered scheme with this cascade's number of points."""
@@ -171,22 +194,39 @@ class Cascade(nn.Module):
 
     @classmethod
     def from_files(cls, level1: str | os.PathLike, level2: str | os.PathLike | None = None,
-                   level3: str | os.PathLike | None = None) -> "Cascade":
+                   level3: str | os.PathLike | None = None, level1_recrop: str | os.PathLike | bool | None = None,
+                   recrop: bool | None = None) -> "Cascade":
         """Build a cascade from model files written by :func:`facelandmarks.models.files.save_model`
         (errors: see :func:`~facelandmarks.models.files.load_model`). ``level1_flip`` is True when the
         level-2 file was trained on level 1's flip-averaged points (its ``level1_flip`` entry), and
-        ``recrop`` when on level 1's points from re-made crops (its ``recrop`` entry)."""
+        ``recrop`` when on level 1's points from re-made crops (its ``recrop`` entry; given,
+        ``recrop`` overrides it). ``level1_recrop``: a level-1 file for the recrop pass (see the class);
+        None warns when the level-2 file was trained after one (its ``level1_recrop`` entry), False does not.
+
+        Warns:
+            UserWarning: the level-2 file was trained on the points of a second-pass level 1 and
+                ``level1_recrop`` is None."""
         l1, _ = load_model(level1, "level1")
         l2, info = (None, {}) if level2 is None else load_model(level2, "level2")
         l3 = None if level3 is None else load_model(level3, "level2")[0]
-        return cls(l1, l2, l3, level1_flip=bool(info.get("level1_flip", False)), recrop=bool(info.get("recrop", False)))
+        lr = None if level1_recrop in (None, False) else load_model(level1_recrop, "level1")[0]
+        recrop = bool(info.get("recrop", False)) if recrop is None else bool(recrop)
+        correction = info.get("shape_correction")
+        correction = None if correction is None else ShapeCorrection.from_dict(correction, f"{level2}: shape_correction")
+        if level1_recrop is None and recrop and info.get("level1_recrop"):
+            import warnings
+
+            warnings.warn(f"{level2} was trained on the points of a second-pass level 1 ({info['level1_recrop']}); "
+                          "without level1_recrop=that file, level 1 runs both passes", UserWarning, stacklevel=2)
+        return cls(l1, l2, l3, level1_flip=bool(info.get("level1_flip", False)), recrop=recrop, level1_recrop=lr,
+                   shape_correction=correction)
 
     @torch.no_grad()
     def predict_batch(self, images: list[np.ndarray], boxes: np.ndarray, box_kind: str = "landmarks",
                       use_level2: bool = True, use_level3: bool = True, chunk: int = CHUNK,
                       flip: bool = False, score: bool = True,
                       device: str | torch.device | None = None, level1_flip: bool | None = None,
-                      recrop: bool | None = None) -> BatchPrediction:
+                      recrop: bool | None = None, shape_correction: bool = True) -> BatchPrediction:
         """Predict the points of one face per image.
 
         Args:
@@ -214,6 +254,9 @@ class Cascade(nn.Module):
                 first points (:func:`~facelandmarks.models.level1.recrop_matrices`: turned upright,
                 cropped around their tight box); ``level1_points``, ``crop_matrix`` and the
                 mirrored pass are the second pass's. None: the cascade's ``recrop``.
+            shape_correction: apply the cascade's :attr:`shape_correction` to level 2's points
+                (``level2_points``; a level 3 refines the corrected points). With ``flip`` it moves
+                the flip-averaged points (the mirrored pass's would undo its x offset otherwise).
 
         Returns:
             :class:`BatchPrediction`, points float ``(B, N, 2)``, (x, y), 0-based pixel centres of the
@@ -234,7 +277,8 @@ class Cascade(nn.Module):
         dev = _device_of(self.level1)
         level1_flip = self.level1_flip if level1_flip is None else bool(level1_flip)
         if flip:
-            return self._flip_average(images, boxes, use_level2, use_level3, chunk, score, level1_flip, recrop)
+            return self._flip_average(images, boxes, use_level2, use_level3, chunk, score, level1_flip, recrop,
+                                      shape_correction)
         recrop = self.recrop if recrop is None else bool(recrop)
         l1, mirror, crop_m = self._level1_stage(images, boxes, chunk, dev, score or level1_flip, recrop)
         if level1_flip:
@@ -243,6 +287,8 @@ class Cascade(nn.Module):
             result = BatchPrediction(l1, l1, l1, boxes, crop_m, None, None, None, mirror)
         else:
             l2, rect, patch_m, votes = self._refine(self.level2, images, l1, chunk, self._map)
+            if shape_correction and self.shape_correction is not None:
+                l2 = self.shape_correction.apply(l2, rect)
             points = l2
             if self.level3 is not None and use_level3:
                 points = self._refine(self.level3, images, l2, chunk, self._map)[0]
@@ -261,18 +307,24 @@ class Cascade(nn.Module):
         return None if np.isnan(values).any() else values
 
     def _flip_average(self, images: list[np.ndarray], boxes: np.ndarray, use_level2: bool, use_level3: bool,
-                      chunk: int, score: bool, level1_flip: bool, recrop: bool | None) -> BatchPrediction:
+                      chunk: int, score: bool, level1_flip: bool, recrop: bool | None,
+                      shape_correction: bool) -> BatchPrediction:
         plain = self.predict_batch(images, boxes, "landmarks", use_level2, use_level3, chunk, score=score,
-                                   level1_flip=level1_flip, recrop=recrop)
+                                   level1_flip=level1_flip, recrop=recrop, shape_correction=False)
         widths = np.array([im.shape[1] for im in images], dtype=np.float64)
         mirrored_boxes = np.stack([widths - 1 - boxes[:, 2], boxes[:, 1], widths - 1 - boxes[:, 0], boxes[:, 3]], axis=1)
         mirrored = self.predict_batch([im[:, ::-1] for im in images], mirrored_boxes, "landmarks", use_level2,
-                                      use_level3, chunk, score=False, level1_flip=level1_flip, recrop=recrop)
+                                      use_level3, chunk, score=False, level1_flip=level1_flip, recrop=recrop,
+                                      shape_correction=False)
         unflip = np.stack([hflip_matrix(int(w)) for w in widths])  # mirrored -> original image frame
         perm = self._flip_permutation()
         for name in ("points", "level1_points", "level2_points"):
             back = transform_points(getattr(mirrored, name), unflip)[:, perm]
             setattr(plain, name, (getattr(plain, name) + back) / 2)
+        if shape_correction and self.shape_correction is not None and plain.rectify_matrix is not None:
+            moved = self.shape_correction.apply(plain.level2_points, plain.rectify_matrix) - plain.level2_points
+            plain.level2_points = plain.level2_points + moved
+            plain.points = plain.points + moved
         return plain
 
     def _level1_stage(self, images: list[np.ndarray], boxes: np.ndarray, chunk: int, dev: torch.device,
@@ -280,24 +332,28 @@ class Cascade(nn.Module):
         """Level 1 from landmark ``boxes`` (B, 4): its points, the mirrored pass's (or None) and the
         crop matrices (B, 3, 3) of the pass they come from (the second one with ``recrop``)."""
         crop_m = crop_matrices(boxes, self.level1.config)  # (B, 3, 3) image -> crop
+        net = self.level1
         if recrop:  # a first pass on the given box, then the crop re-made from its points
             first, _ = self._level1(images, crop_m, chunk, dev, mirror=False)
-            crop_m = recrop_matrices(first, self.level1.mean_shape.cpu().double().numpy(), self.level1.config)
-        points, mirrored = self._level1(images, crop_m, chunk, dev, mirror=mirror)
+            net = self.level1_recrop or self.level1
+            crop_m = recrop_matrices(first, self.level1.mean_shape.cpu().double().numpy(), net.config)
+        points, mirrored = self._level1(images, crop_m, chunk, dev, mirror=mirror, net=net)
         return points, mirrored, crop_m
 
-    def _level1(self, images: list[np.ndarray], crop_m: np.ndarray, chunk: int, dev: torch.device, mirror: bool
-                ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Level 1 on the crops ``crop_m`` (B, 3, 3) cut: its points (B, N, 2) in the image, and with
-        ``mirror`` its points on the mirrored crops mapped back and renamed (else None)."""
-        cfg1 = self.level1.config
+    def _level1(self, images: list[np.ndarray], crop_m: np.ndarray, chunk: int, dev: torch.device, mirror: bool,
+                net: Level1Net | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Level 1 (``net``, default :attr:`level1`) on the crops ``crop_m`` (B, 3, 3) cut: its points
+        (B, N, 2) in the image, and with ``mirror`` its points on the mirrored crops mapped back and
+        renamed (else None)."""
+        net = net or self.level1
+        cfg1 = net.config
         spans = [range(start, min(start + chunk, len(images))) for start in range(0, len(images), chunk)]
 
         def cut(span: range) -> torch.Tensor:
             return torch.cat([warp_batch(images[i], crop_m[i][None], cfg1.input_size) for i in span]).to(dev) / 255.0
 
         def level1(crops: torch.Tensor) -> torch.Tensor:
-            return self.level1(crops.contiguous(memory_format=torch.channels_last)).cpu()
+            return net(crops.contiguous(memory_format=torch.channels_last)).cpu()
 
         crops = self._map(cut, spans)
         if not mirror:

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..geometry import box_to_crop_matrix, fit_similarity, points_box, square_box
 
-__all__ = ["Level1Config", "DEEP", "SHALLOW", "Level1Net", "conv_trunk", "crop_matrices", "recrop_matrices", "to_unit",
+__all__ = ["Level1Config", "DEEP", "SHALLOW", "Level1Net", "conv_trunk", "crop_matrices", "recrop_matrices", "upright_turn", "to_unit",
            "from_unit"]
 
 
@@ -130,15 +130,23 @@ def recrop_matrices(points: np.ndarray, reference: np.ndarray, config: Level1Con
     misses the landmark box by about 7.5% of its size (``docs/detection.md``); a box re-made from
     level 1's own points misses by less, and level 1 is more accurate on it (``Cascade``'s ``recrop``).
     """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, config.n_points, 2)
+    turn, upright = upright_turn(points, reference, config.n_points)
+    return crop_matrices(points_box(upright), config) @ turn
+
+
+def upright_turn(points: np.ndarray, reference: np.ndarray, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rotations ``(B, 3, 3)`` (about the image origin) that turn faces upright, and the points
+    ``(B, N, 2)`` turned by them: the rotation of the similarity fitting ``points`` (image frame) onto
+    ``reference`` ``(N, 2)``, an upright shape. :func:`recrop_matrices` and the training of a
+    second-pass level 1 (``TrainConfig.upright``) turn faces with it."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, n_points, 2)
     fit = fit_similarity(pts, np.asarray(reference, dtype=np.float64))  # (B, 3, 3)
     angle = np.arctan2(fit[:, 1, 0], fit[:, 0, 0])
     turn = np.zeros_like(fit)  # rotation about the image origin by the fit's angle
     turn[:, 0, 0] = turn[:, 1, 1] = np.cos(angle)
     turn[:, 0, 1], turn[:, 1, 0] = -np.sin(angle), np.sin(angle)
     turn[:, 2, 2] = 1.0
-    upright = np.einsum("bij,bnj->bni", turn[:, :2, :2], pts)
-    return crop_matrices(points_box(upright), config) @ turn
+    return turn, np.einsum("bij,bnj->bni", turn[:, :2, :2], pts)
 
 
 def to_unit(points_crop: np.ndarray, size: int) -> np.ndarray:

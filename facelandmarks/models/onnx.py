@@ -10,9 +10,11 @@ An exported folder (:func:`export_onnx`, CLI ``facelandmarks export --onnx DIR``
     level1.onnx   crops   float32 (B, 3, S, S), RGB in [0, 1]  -> points  (B, N, 2) unit crop coordinates
     level2.onnx   patches float32 (B, N, 3, P, P), RGB in [0, 1] -> offsets (B, N, K, 2) patch units
     level3.onnx   (optional) as level 2
+    level1_recrop.onnx  (optional) as level 1: the second-pass level 1 of the recrop pass
     cascade.json  each level's file, its SHA-256, its config (``asdict``), the float weights it was
                   exported from (name and SHA-256), level 2's canonical shape and neighbours, the
-                  landmark scheme; from these files alone :func:`load_onnx` rebuilds the cascade
+                  landmark scheme, level 2's shape correction (numbers); from these files alone
+                  :func:`load_onnx` rebuilds the cascade
 
 Each ``.onnx`` file also carries the float weights' SHA-256 in its metadata
 (``facelandmarks.float_sha256``), as the int8 trunks do (:mod:`facelandmarks.models.quantize`):
@@ -47,10 +49,11 @@ import torch
 from torch import nn
 
 from ..schemes import get_scheme
-from .cascade import Cascade
+from .cascade import LEVEL_NAMES, Cascade
 from .files import file_sha256
 from .level1 import Level1Config, Level1Net
 from .level2 import Level2Config, Level2Net, neighbours
+from .shape_correction import ShapeCorrection
 
 __all__ = ["OPSET", "MANIFEST", "export_level", "export_onnx", "load_onnx", "to_onnxruntime", "session_options",
            "OnnxCascade", "OnnxLevel1", "OnnxLevel2", "DEFAULT_THREADS", "WARP_THREADS", "WORKERS"]
@@ -58,7 +61,7 @@ __all__ = ["OPSET", "MANIFEST", "export_level", "export_onnx", "load_onnx", "to_
 OPSET = 17
 MANIFEST = "cascade.json"
 FORMAT = "facelandmarks-onnx/1"
-LEVELS = ("level1", "level2", "level3")
+LEVELS = LEVEL_NAMES
 DEFAULT_THREADS = 1
 """ONNX Runtime threads per network call (``intra_op_num_threads``). One thread, without spin-waiting:
 on the 2-core development machine a second thread gained little at batch 64 and lost most of its
@@ -123,7 +126,7 @@ def export_level(net: Level1Net | Level2Net, float_sha256: str | None = None, le
                           input_names=[in_name], output_names=[out_name],
                           dynamic_axes={in_name: {0: "batch"}, out_name: {0: "batch"}})
     proto = onnx.load_from_string(buf.getvalue())
-    meta = {"facelandmarks.kind": "level1" if isinstance(net, Level1Net) else "level2",
+    meta = {"facelandmarks.kind": _kind(net),
             "facelandmarks.config": json.dumps(asdict(net.config)),
             "facelandmarks.float_sha256": float_sha256 or "", "facelandmarks.int8": str(int8).lower()}
     if level:
@@ -273,14 +276,18 @@ class OnnxCascade(Cascade):
 
 
 def _nets(cascade: Cascade) -> dict[str, nn.Module]:
-    return {name: net for name, net in zip(LEVELS, (cascade.level1, cascade.level2, cascade.level3)) if net is not None}
+    return cascade.levels()
+
+
+def _kind(net: nn.Module) -> str:
+    return "level1" if isinstance(net, (Level1Net, OnnxLevel1)) else "level2"
 
 
 def _float_digests(cascade: Cascade, float_weights) -> dict[str, str | None]:
     paths = list(float_weights or [])
     if paths and len(paths) != len(_nets(cascade)):
         raise ValueError(f"float_weights: give one file per level ({len(_nets(cascade))}), got {len(paths)}")
-    return {name: (file_sha256(p) if paths else None) for name, p in zip(_nets(cascade), paths or [None] * 3)}
+    return {name: (file_sha256(p) if paths else None) for name, p in zip(_nets(cascade), paths or [None] * len(LEVELS))}
 
 
 def to_onnxruntime(cascade: Cascade, float_weights: list[str | os.PathLike] | None = None,
@@ -291,14 +298,15 @@ def to_onnxruntime(cascade: Cascade, float_weights: list[str | os.PathLike] | No
     trunks of :mod:`facelandmarks.models.quantize`, exported as ONNX QDQ graphs); it is not modified. ``float_weights``: the files its levels were loaded from, recorded in the graphs.
     """
     digests = _float_digests(cascade, float_weights)
-    levels = []
+    levels = {}
     for name, net in _nets(cascade).items():
         model = export_level(net, digests[name], name)
-        if name == "level1":
-            levels.append(OnnxLevel1(model, net.config, threads, net.mean_shape.double().numpy()))
+        if _kind(net) == "level1":
+            levels[name] = OnnxLevel1(model, net.config, threads, net.mean_shape.double().numpy())
         else:
-            levels.append(OnnxLevel2(model, net.config, net.canonical.double().numpy(), threads))
-    return OnnxCascade(*levels, level1_flip=cascade.level1_flip, recrop=cascade.recrop)
+            levels[name] = OnnxLevel2(model, net.config, net.canonical.double().numpy(), threads)
+    return OnnxCascade(**levels, level1_flip=cascade.level1_flip, recrop=cascade.recrop,
+                       shape_correction=cascade.shape_correction)
 
 
 def export_onnx(cascade: Cascade, folder: str | os.PathLike,
@@ -309,24 +317,24 @@ def export_onnx(cascade: Cascade, folder: str | os.PathLike,
     Args:
         cascade: a cascade of :class:`Level1Net` / :class:`Level2Net` levels (plain, fused or int8).
         folder: where to write; existing files of the same names are replaced.
-        float_weights: the weight files of the levels, in order (level 1, 2, 3); their names and
+        float_weights: the weight files of the levels, in the order of :meth:`Cascade.levels`; their names and
             SHA-256 are recorded so that :func:`load_onnx` can refuse an export of other weights.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     digests = _float_digests(cascade, float_weights)
-    names = [Path(p).name for p in float_weights] if float_weights else [None] * 3
+    names = [Path(p).name for p in float_weights] if float_weights else [None] * len(LEVELS)
     levels = {}
     for (name, net), weights_name in zip(_nets(cascade).items(), names):
         model = export_level(net, digests[name], name)
         (folder / f"{name}.onnx").write_bytes(model)
-        entry = {"file": f"{name}.onnx", "sha256": _sha256(model), "kind": "level1" if name == "level1" else "level2",
+        entry = {"file": f"{name}.onnx", "sha256": _sha256(model), "kind": _kind(net),
                  "int8": _is_int8(net),
                  "config": asdict(net.config), "float_weights": weights_name, "float_sha256": digests[name]}
         in_name, out_name, shape = _io_names(net)
         entry["input"] = {"name": in_name, "shape": ["batch", *shape[1:]], "dtype": "float32", "range": "RGB in [0, 1]"}
         entry["output"] = {"name": out_name}
-        if name == "level1":
+        if _kind(net) == "level1":
             entry["mean_shape"] = net.mean_shape.double().numpy().tolist()
         else:
             entry["canonical"] = net.canonical.double().numpy().tolist()
@@ -335,6 +343,8 @@ def export_onnx(cascade: Cascade, folder: str | os.PathLike,
     manifest = {"format": FORMAT, "opset": OPSET, "scheme": get_scheme(cascade.n_points).name,
                 "n_points": cascade.n_points, "torch": torch.__version__, "level1_flip": cascade.level1_flip,
                 "recrop": cascade.recrop,
+                "shape_correction": None if cascade.shape_correction is None else {
+                    k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in cascade.shape_correction.to_dict().items()},
                 "levels": levels}
     path = folder / MANIFEST
     path.write_text(json.dumps(manifest, indent=1))
@@ -356,7 +366,8 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
 
     Args:
         folder: holds ``cascade.json`` and the ``.onnx`` files it names.
-        float_weights: optional, the float weight files (level 1, 2, 3) the export should come from.
+        float_weights: optional, the float weight files the export should come from, in the order
+            of :meth:`Cascade.levels` (level 1, 2, 3, the second-pass level 1).
         threads: ONNX Runtime intra-op threads per network (see :data:`DEFAULT_THREADS`).
         int8: when given, require an export of the int8 trunks (True) or of the float networks (False).
 
@@ -378,8 +389,9 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
     levels_in = [name for name in LEVELS if name in manifest["levels"]]
     paths = list(float_weights or [])
     if paths and len(paths) != len(levels_in):
-        raise ValueError(f"float_weights: {len(paths)} files for the {len(levels_in)} levels of {path}")
-    nets = []
+        raise ValueError(f"{path}: an export of the levels {levels_in}, but {len(paths)} weight files were asked "
+                         "for (other weights than these); export again with `facelandmarks export --onnx`")
+    nets = {}
     for i, name in enumerate(levels_in):
         entry = manifest["levels"][name]
         file = folder / entry["file"]
@@ -396,7 +408,7 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
         if paths and entry.get("float_sha256") != file_sha256(paths[i]):
             raise ValueError(f"{file}: was exported from another version of {paths[i]} (stale); "
                              "export again with `facelandmarks export --onnx`")
-        if name == "level1":
+        if entry.get("kind", "level1" if name == "level1" else "level2") == "level1":
             if "mean_shape" not in entry:
                 raise ValueError(f"{path}: level 1 has no mean_shape (an export of an older version); export again "
                                  "with `facelandmarks export --onnx`")
@@ -408,6 +420,8 @@ def load_onnx(folder: str | os.PathLike, float_weights: list[str | os.PathLike] 
                 raise ValueError(f"{path}: {name}'s neighbours do not follow from its canonical shape")
         if net.float_sha256 != (entry.get("float_sha256") or ""):
             raise ValueError(f"{file}: its float weights' SHA-256 differs from the one in {path}")
-        nets.append(net)
-    return OnnxCascade(*nets, level1_flip=bool(manifest.get("level1_flip", False)),
-                       recrop=bool(manifest.get("recrop", False)))
+        nets[name] = net
+    correction = manifest.get("shape_correction")
+    correction = None if correction is None else ShapeCorrection.from_dict(correction, f"{path}: shape_correction")
+    return OnnxCascade(**nets, level1_flip=bool(manifest.get("level1_flip", False)),
+                       recrop=bool(manifest.get("recrop", False)), shape_correction=correction)

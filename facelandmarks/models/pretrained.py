@@ -1,7 +1,7 @@
 """The weights shipped in ``facelandmarks/weights`` and the cascade built from them.
 
 Which file holds which level is written once here (:data:`LEVEL1_WEIGHTS`, :data:`LEVEL2_WEIGHTS`,
-:data:`LEVEL3_WEIGHTS`); how each was trained is in ``facelandmarks/weights/README.md``.
+:data:`LEVEL3_WEIGHTS`, :data:`LEVEL1_RECROP_WEIGHTS`); how each was trained is in ``facelandmarks/weights/README.md``.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from .cascade import Cascade, fuse_for_inference
 from .files import file_sha256, read_model_file, tensor_digests
 from .quantize import int8_path, load_int8
 
-__all__ = ["WEIGHTS_DIR", "MANIFEST", "LEVEL1_WEIGHTS", "LEVEL2_WEIGHTS", "LEVEL3_WEIGHTS", "BACKENDS", "load_pretrained",
-           "shipped_files", "weights_manifest", "read_manifest", "sha256_table"]
+__all__ = ["WEIGHTS_DIR", "MANIFEST", "LEVEL1_WEIGHTS", "LEVEL2_WEIGHTS", "LEVEL3_WEIGHTS", "LEVEL1_RECROP_WEIGHTS",
+           "TRAINED_AFTER_LEVEL1_RECROP", "BACKENDS", "load_pretrained", "pretrained_files", "shipped_files", "weights_manifest", "read_manifest", "sha256_table"]
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 """The folder of the shipped weights (``facelandmarks/weights``)."""
@@ -23,13 +23,47 @@ MANIFEST = WEIGHTS_DIR / "sha256.json"
 LEVEL1_WEIGHTS = {"deep": "level1_deep.pt", "shallow": "level1_shallow.pt"}
 LEVEL2_WEIGHTS = {"k3": "level2_k3.pt", "k3_sim": "level2_k3_sim.pt", "k1": "level2_k1.pt"}
 LEVEL3_WEIGHTS = {"k3": "level3_k3.pt"}
+LEVEL1_RECROP_WEIGHTS = {"deep": "level1_recrop.pt"}
+"""The second-pass level 1 (the cascade's ``level1_recrop``) of each level 1 that has one."""
+TRAINED_AFTER_LEVEL1_RECROP = ("k3",)
+"""The level-2 weights trained on the points of the second-pass level 1 (loaded with it by default)."""
 BACKENDS = ("torch", "onnxruntime")
 """What can run the cascade's networks (:func:`load_pretrained`'s ``backend``)."""
 
 
+def pretrained_files(level1: str = "deep", level2: str | None = "k3", level3: str | None = None,
+                     level1_recrop: bool | None = None) -> list[Path]:
+    """The shipped files :func:`load_pretrained` loads, in the order of :meth:`Cascade.levels`
+    (level 1, level 2, level 3, the second-pass level 1). Arguments as there.
+
+    Raises:
+        KeyError: unknown weights name. FileNotFoundError: a shipped file is missing.
+    """
+    if level1 not in LEVEL1_WEIGHTS:
+        raise KeyError(f"unknown level-1 weights {level1!r}; shipped: {sorted(LEVEL1_WEIGHTS)}")
+    if level2 is not None and level2 not in LEVEL2_WEIGHTS:
+        raise KeyError(f"unknown level-2 weights {level2!r}; shipped: {sorted(LEVEL2_WEIGHTS)} or None")
+    if level3 is not None and level3 not in LEVEL3_WEIGHTS:
+        raise KeyError(f"unknown level-3 weights {level3!r}; shipped: {sorted(LEVEL3_WEIGHTS)} or None")
+    paths = [WEIGHTS_DIR / LEVEL1_WEIGHTS[level1]] + ([WEIGHTS_DIR / LEVEL2_WEIGHTS[level2]] if level2 else [])
+    if level2 and level3:
+        paths.append(WEIGHTS_DIR / LEVEL3_WEIGHTS[level3])
+    if level1_recrop is None:  # as level 2 was trained
+        level1_recrop = level2 in TRAINED_AFTER_LEVEL1_RECROP and level1 in LEVEL1_RECROP_WEIGHTS
+    if level1_recrop:
+        if level1 not in LEVEL1_RECROP_WEIGHTS:
+            raise KeyError(f"level-1 weights {level1!r} have no second-pass level 1; shipped for: {sorted(LEVEL1_RECROP_WEIGHTS)}")
+        paths.append(WEIGHTS_DIR / LEVEL1_RECROP_WEIGHTS[level1])
+    for path in paths:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: shipped weights are missing; train them with "
+                                    "`facelandmarks train` (see facelandmarks/weights/README.md)")
+    return paths
+
+
 def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str | None = None,
                     fuse: bool = False, int8: bool = False, backend: str = "torch",
-                    onnx_dir: str | os.PathLike | None = None) -> Cascade:
+                    onnx_dir: str | os.PathLike | None = None, level1_recrop: bool | None = None) -> Cascade:
     """The cascade with the weights shipped in ``facelandmarks/weights`` (trained by this package).
 
     Args:
@@ -49,9 +83,13 @@ def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str
         onnx_dir: with ``backend="onnxruntime"``, load the networks from this folder written by
             ``facelandmarks export --onnx`` instead of exporting them; files exported from other
             weights than the shipped ones are refused (``ValueError``).
+        level1_recrop: run the recrop pass with the deep level 1's second-pass network
+            (``level1_recrop.pt``, ours, see :class:`Cascade`): None (default) when level 2 was
+            trained after it (``"k3"``), True always (e.g. level 1 alone), False never (the deep
+            level 1 runs both passes).
 
     Raises:
-        KeyError: unknown weights name. ValueError: unknown backend.
+        KeyError: unknown weights name, or ``level1_recrop=True`` for a level 1 without one. ValueError: unknown backend.
         FileNotFoundError: a shipped weights file is missing.
         ImportError: ``backend="onnxruntime"`` without the ``onnx`` extra.
     """
@@ -59,27 +97,17 @@ def load_pretrained(level1: str = "deep", level2: str | None = "k3", level3: str
         raise ValueError(f"unknown backend {backend!r}; known: {BACKENDS}")
     if onnx_dir is not None and backend != "onnxruntime":
         raise ValueError("onnx_dir is for backend='onnxruntime'")
-    if level1 not in LEVEL1_WEIGHTS:
-        raise KeyError(f"unknown level-1 weights {level1!r}; shipped: {sorted(LEVEL1_WEIGHTS)}")
-    if level2 is not None and level2 not in LEVEL2_WEIGHTS:
-        raise KeyError(f"unknown level-2 weights {level2!r}; shipped: {sorted(LEVEL2_WEIGHTS)} or None")
-    if level3 is not None and level3 not in LEVEL3_WEIGHTS:
-        raise KeyError(f"unknown level-3 weights {level3!r}; shipped: {sorted(LEVEL3_WEIGHTS)} or None")
-    paths = [WEIGHTS_DIR / LEVEL1_WEIGHTS[level1]] + ([WEIGHTS_DIR / LEVEL2_WEIGHTS[level2]] if level2 else [])
-    if level2 and level3:
-        paths.append(WEIGHTS_DIR / LEVEL3_WEIGHTS[level3])
-    for path in paths:
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: shipped weights are missing; train them with "
-                                    "`facelandmarks train` (see facelandmarks/weights/README.md)")
+    paths = pretrained_files(level1, level2, level3, level1_recrop)
     if backend == "onnxruntime" and onnx_dir is not None:
         from .onnx import load_onnx
 
         return load_onnx(onnx_dir, float_weights=paths, int8=int8)
-    cascade = Cascade.from_files(*paths)
+    named = dict(zip(("level1", "level2", "level3"), [p for p in paths if p.name not in LEVEL1_RECROP_WEIGHTS.values()]))
+    second = [p for p in paths if p.name in LEVEL1_RECROP_WEIGHTS.values()]
+    cascade = Cascade.from_files(**named, level1_recrop=second[0] if second else False)
     if int8:
         fuse_for_inference(cascade)
-        for net, path in zip((cascade.level1, cascade.level2, cascade.level3), paths):
+        for net, path in zip(cascade.levels().values(), paths):
             load_int8(net, int8_path(path), float_weights=path)
     elif fuse:
         fuse_for_inference(cascade)

@@ -33,8 +33,7 @@ def int8_path(float_weights: str | os.PathLike) -> Path:
 
 
 def _levels(cascade: Cascade) -> dict[str, nn.Module]:
-    return {name: net for name, net in (("level1", cascade.level1), ("level2", cascade.level2),
-                                        ("level3", cascade.level3)) if net is not None}
+    return cascade.levels()
 
 
 def _example(net: nn.Module) -> torch.Tensor:
