@@ -348,3 +348,27 @@ def test_level1_recrop_runs_the_recrop_pass_only(faces):
     np.testing.assert_allclose(once.points, plain.predict_batch(images, boxes, recrop=False).points)  # 2nd net unused
     assert load_pretrained(level1_recrop=False).level1_recrop is None
     assert load_pretrained(level2="k3_sim").level1_recrop is None  # trained without one
+
+
+def test_faces_turned_far_get_the_recrop_pass_from_level_1_itself(faces):
+    """TILT_FALLBACK_DEG: a face the first pass finds turned by more than it gets level 1's own recrop
+    pass (trained for more tilt), an upright face in the same batch the second-pass network's."""
+    from facelandmarks.geometry import similarity_matrix
+    from facelandmarks.models.cascade import TILT_FALLBACK_DEG
+
+    default, plain = load_pretrained(), load_pretrained(level1_recrop=False)
+    image, points = faces.images[0], faces.points[0]
+    h, w = image.shape[:2]
+    centre = points.mean(0)
+    turn = translation_matrix(*centre) @ similarity_matrix(1.0, np.radians(45)) @ translation_matrix(*-centre)
+    turned = warp_image(image, turn, (h, w))
+    images = [image, turned]
+    boxes = points_box(np.stack([points, transform_points(points, turn)]))
+    both = default.predict_batch(images, boxes, score=False)
+    angles = np.degrees(np.abs(np.arctan2(both.crop_matrix[:, 1, 0], both.crop_matrix[:, 0, 0])))
+    assert angles[0] < TILT_FALLBACK_DEG < angles[1], angles
+    np.testing.assert_allclose(both.level1_points[1], plain.predict_batch(images, boxes, score=False).level1_points[1])
+    default.tilt_fallback_deg = 90.0  # no fallback: the upright face's pass is unchanged, the turned face's is not
+    again = default.predict_batch(images, boxes, score=False)
+    np.testing.assert_allclose(again.level1_points[0], both.level1_points[0])
+    assert np.abs(again.level1_points[1] - both.level1_points[1]).max() > 0.1

@@ -28,7 +28,7 @@ from .level1 import Level1Net, crop_matrices, from_unit, recrop_matrices
 from .level2 import Level2Net, patch_matrices
 from .shape_correction import ShapeCorrection
 
-__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "CHUNK", "LEVEL_NAMES", "LowConfidenceError", "LowConfidenceWarning",
+__all__ = ["Cascade", "FacePrediction", "BatchPrediction", "CHUNK", "LEVEL_NAMES", "TILT_FALLBACK_DEG", "LowConfidenceError", "LowConfidenceWarning",
            "fuse_for_inference"]
 
 
@@ -108,6 +108,15 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
 LEVEL_NAMES = ("level1", "level2", "level3", "level1_recrop")
 """The names of a cascade's networks (:meth:`Cascade.levels`), in the order of weight-file lists."""
 
+TILT_FALLBACK_DEG = 20.0
+"""With a second-pass level 1 (``Cascade.level1_recrop``, trained within about 6° of upright), a face
+the first pass finds turned by more than this gets its recrop pass from level 1 itself (trained with
+rotations up to 16° on top of the photos' own tilt). On the 201 validation faces turned by 40° (50°,
+60°), the second-pass network alone leaves 10 (50, 124) over 0.08 NME, level 1 itself 5 (16, 65),
+and this rule 5 (22, 76); a 15° rule 5 (17, 67), but it also takes 5.6% of the training faces, as
+their first pass finds them, away from the more precise network (``docs/reliability.md``,
+"In-plane rotation")."""
+
 CHUNK = 8
 """Faces per network call in :meth:`Cascade.predict_batch`. Small chunks keep a call's activations
 (about 2 MB per face for level 1's first layer, 4 MB for level 2's) in the CPU's cache: on the
@@ -166,6 +175,9 @@ class Cascade(nn.Module):
         self.level1_recrop = None if level1_recrop is None else level1_recrop.eval()
         """The level-1 network of the ``recrop`` pass (ours: trained on upright crops as narrow as the
         re-made ones, ``facelandmarks train level1 --upright``); None: :attr:`level1` runs both passes."""
+        self.tilt_fallback_deg = TILT_FALLBACK_DEG
+        """Faces whose re-made crop turns them by more than this (degrees) get their recrop pass
+        from :attr:`level1` instead of :attr:`level1_recrop` (see :data:`TILT_FALLBACK_DEG`)."""
         if shape_correction is not None and (level2 is None or shape_correction.n_points != level1.config.n_points):
             raise ValueError("a shape correction moves level 2's points: give level 2, with its number of points")
         self.shape_correction = shape_correction
@@ -337,7 +349,27 @@ class Cascade(nn.Module):
             first, _ = self._level1(images, crop_m, chunk, dev, mirror=False)
             net = self.level1_recrop or self.level1
             crop_m = recrop_matrices(first, self.level1.mean_shape.cpu().double().numpy(), net.config)
+            if self.level1_recrop is not None:
+                turned = np.degrees(np.abs(np.arctan2(crop_m[:, 1, 0], crop_m[:, 0, 0])))
+                tilted = np.flatnonzero(turned > self.tilt_fallback_deg)
+                if len(tilted):  # these faces' recrop pass by level 1 itself, trained for more tilt
+                    return self._level1_split(images, crop_m, chunk, dev, mirror, tilted)
         points, mirrored = self._level1(images, crop_m, chunk, dev, mirror=mirror, net=net)
+        return points, mirrored, crop_m
+
+    def _level1_split(self, images: list[np.ndarray], crop_m: np.ndarray, chunk: int, dev: torch.device,
+                      mirror: bool, tilted: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """The recrop pass with :attr:`level1_recrop`, except the faces at ``tilted`` (indices), whose
+        pass runs :attr:`level1`."""
+        points = np.empty((len(images), self.n_points, 2))
+        mirrored = np.empty_like(points) if mirror else None
+        rest = np.setdiff1d(np.arange(len(images)), tilted)
+        for index, net in ((tilted, self.level1), (rest, self.level1_recrop)):
+            if len(index):
+                p, m = self._level1([images[i] for i in index], crop_m[index], chunk, dev, mirror=mirror, net=net)
+                points[index] = p
+                if mirror:
+                    mirrored[index] = m
         return points, mirrored, crop_m
 
     def _level1(self, images: list[np.ndarray], crop_m: np.ndarray, chunk: int, dev: torch.device, mirror: bool,
