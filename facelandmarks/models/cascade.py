@@ -443,7 +443,7 @@ class Cascade(nn.Module):
                 flip: bool = False, name: str = "image", full_size: bool | None = None,
                 min_score: float | None = None, low_score: str = "raise",
                 device: str | torch.device | None = None, recrop: bool | None = None,
-                level1_flip: bool | None = None) -> FacePrediction:
+                level1_flip: bool | None = None, shape_correction: bool = True) -> FacePrediction:
         """Predict one face.
 
         Without ``box`` the face detector finds the faces (``detector``: its name, default
@@ -459,6 +459,7 @@ class Cascade(nn.Module):
                 with :class:`LowConfidenceWarning` (``low_score="warn"``).
             device: where the networks run (see :meth:`predict_batch`).
             recrop, level1_flip: how level 1 runs (see :meth:`predict_batch`; None: as the cascade's).
+            shape_correction: apply level 2's shape correction (see :meth:`predict_batch`).
 
         Returns:
             :class:`FacePrediction`: points float ``(N, 2)``, (x, y), 0-based pixel centres; ``score``.
@@ -473,7 +474,7 @@ class Cascade(nn.Module):
         image = check_image(image, name)
         if box is None:
             found = self.predict_all(image, detector, use_level2, use_level3, flip, name, full_size, device,
-                                     recrop=recrop, level1_flip=level1_flip)
+                                     recrop=recrop, level1_flip=level1_flip, shape_correction=shape_correction)
             if not found:
                 from .. import detect
 
@@ -483,14 +484,16 @@ class Cascade(nn.Module):
         else:
             box = check_box(box, image.shape, name=f"{name}: box")
             result = self.predict_batch([image], np.asarray(box)[None], box_kind, use_level2, use_level3, flip=flip,
-                                        device=device, recrop=recrop, level1_flip=level1_flip)[0]
+                                        device=device, recrop=recrop, level1_flip=level1_flip,
+                                        shape_correction=shape_correction)[0]
         _check_score(result, min_score, low_score, name)
         return result
 
     def predict_all(self, image: np.ndarray, detector: str | None = None, use_level2: bool = True,
                     use_level3: bool = True, flip: bool = False, name: str = "image",
                     full_size: bool | None = None, device: str | torch.device | None = None,
-                    recrop: bool | None = None, level1_flip: bool | None = None) -> list[FacePrediction]:
+                    recrop: bool | None = None, level1_flip: bool | None = None,
+                    shape_correction: bool = True) -> list[FacePrediction]:
         """Every face the detector finds, largest first (width of the landmark box); ``[]`` when none.
 
         Each :class:`FacePrediction` carries its ``detector_box``, ``detector_score`` and confidence
@@ -508,7 +511,7 @@ class Cascade(nn.Module):
         order = np.argsort(-widths, kind="stable")
         found, det_scores = found[order], det_scores[order]
         batch = self.predict_batch([image] * len(found), found, det, use_level2, use_level3, flip=flip, device=device,
-                                   recrop=recrop, level1_flip=level1_flip)
+                                   recrop=recrop, level1_flip=level1_flip, shape_correction=shape_correction)
         results = []
         for k in range(len(found)):
             r = batch[k]

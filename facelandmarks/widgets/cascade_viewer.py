@@ -167,7 +167,7 @@ def render_patch(stages: CascadeStages, point: int, size: int = 300) -> bytes:
         right.annotate(str(int(target) + 1), vote, xytext=(4, 4), textcoords="offset points", color="white", fontsize=8)
     to_patch = r.patch_matrices[point]
     final = transform_points(r.level2_points[point][None], to_patch)[0]
-    right.scatter(*final, marker="+", s=120, c=FINAL, zorder=6, label=f"level-2 point {point + 1} (all votes)")
+    right.scatter(*final, marker="+", s=120, c=FINAL, zorder=6, label=f"level-2 point {point + 1} (all votes, corrected)")
     if stages.truth is not None:
         right.scatter(*transform_points(stages.truth[point][None], to_patch)[0], marker="o", s=60, facecolors="none",
                       edgecolors=TRUTH, lw=2, zorder=6, label="ground truth")
@@ -194,7 +194,8 @@ class CascadeViewer(w.VBox):
         self.patch_image = w.Image(format="png")
         self.point_slider.observe(lambda _: self.redraw_patch(), names="value")
         note = w.HTML("Level 2 for one point: its patch, and the points that patch predicts (votes). "
-                      "Each point's final position is the mean of all the votes for it.")
+                      "Each point's level-2 position is the mean of all the votes for it, moved by "
+                      "level 2's shape correction when the cascade has one (about a pixel).")
         super().__init__([self.stages_image, note, self.point_slider, self.patch_image])
         self.add_class("facelandmarks-cascade-viewer")
         self.redraw_patch()
