@@ -34,7 +34,7 @@ def main() -> None:
     print(f"{len(faces)} validation faces turned in-plane; per cell: median NME, faces over 0.08, mean NME")
     print("angle  second-pass network     level 1 itself          rule > 15              rule > 20              rule > 25              rule > 30")
     for angle in (0, 20, 30, 40, 50, 60):
-        turned = [rotate(im, p, angle) for im, p in zip(faces.images, faces.points)] if angle else \\
+        turned = [rotate(im, p, angle) for im, p in zip(faces.images, faces.points)] if angle else \
             list(zip(faces.images, faces.points))
         images, points = [im for im, _ in turned], np.stack([p for _, p in turned])
         boxes = jitter_boxes(points_box(points), np.random.default_rng(0))
