@@ -58,11 +58,11 @@ STEPS: tuple[Step, ...] = (
                            "--threads", "2", "--seed", "0"), "level1.pt", after=("level1_c2",)),
     # level 2 re-tuned on level 1's real errors, with detector-like box jitter, level 1 run as the
     # shipped cascade runs it (a second pass, by the second-pass level 1, on the re-made crop,
-    # averaged with its mirror image)
+    # averaged with its mirror image), then level 2's shape correction fitted on the training faces
     Step("level2_ft", ("level2", "--k", "3", "--level1", "{out}/level1_c2/level1.pt", "--init", "{out}/level2_sim/level2.pt",
                        "--level1-recrop", "{out}/level1_recrop/level1.pt",
                        "--lr", "5e-4", "--epochs", "10", "--box-shift", "0.075", "--box-scale", "0.085",
-                       "--level1-flip", "--recrop", "--threads", "1", "--seed", "0"), "level2.pt",
+                       "--level1-flip", "--recrop", "--shape-correction", "1000", "--threads", "1", "--seed", "0"), "level2.pt",
          after=("level1_c2", "level1_recrop", "level2_sim")),
 )
 

@@ -60,6 +60,7 @@ def test_tiny_recipe_runs_resumes_and_installs(data_root, tmp_path, monkeypatch)
     cascade = Cascade.from_files(weights / "level1_deep.pt", weights / "level2_k3.pt",
                                  level1_recrop=weights / "level1_recrop.pt")
     assert cascade.level2 is not None and cascade.level1_recrop is not None and cascade.recrop
+    assert cascade.shape_correction is not None  # fitted by the recipe's level2_ft
 
 
 def test_a_step_still_running_from_an_earlier_attempt_is_not_started_twice(tmp_path):
