@@ -68,12 +68,19 @@ def test_warps_run_in_one_torch_thread_and_threads_are_restored(faces):
     ort_cascade = load_pretrained(backend="onnxruntime", level2=None)
     before = torch.get_num_threads()
     torch.set_num_threads(2)  # torch's default on a 2-core machine
+    # a torch cascade's workers first: the shared pool's threads then start with two torch threads,
+    # and the ONNX cascade's warps must still run with one (they ran with two before the fix)
+    torch_cascade = load_pretrained(level2=None)
+    torch_cascade.workers = fl_onnx.WORKERS
+    torch_cascade.predict_batch(faces[0].images[:2], faces[1][:2])
     seen = []
     original = fl_onnx.OnnxLevel1.forward
     try:
         fl_onnx.OnnxLevel1.forward = lambda self, x: (seen.append(torch.get_num_threads()), original(self, x))[1]
         ort_cascade.predict_batch(faces[0].images[:2], faces[1][:2])
         assert torch.get_num_threads() == 2  # restored
+        torch_cascade.predict_batch(faces[0].images[:2], faces[1][:2])
+        assert torch.get_num_threads() == 2  # the torch cascade's workers do not change the caller's
     finally:
         fl_onnx.OnnxLevel1.forward = original
         torch.set_num_threads(before)

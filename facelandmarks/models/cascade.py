@@ -410,7 +410,13 @@ class Cascade(nn.Module):
         if self.workers <= 1 or len(items) <= 1:
             return [fn(x) for x in items]
 
+        threads = torch.get_num_threads()  # the caller's; OpenMP's thread count is per thread too
+
         def run(x):
+            # a pool thread keeps the thread count it was created with (by whichever cascade used the
+            # pool first): an OnnxCascade's one-thread warps ran with two after a torch cascade's workers
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
             with torch.no_grad():  # the grad mode is per thread: predict_batch's does not reach the workers
                 return fn(x)
 
