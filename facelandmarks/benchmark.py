@@ -5,8 +5,8 @@ the same networks on ONNX Runtime (float and int8, run by one worker thread per 
 paper runs it, level 1 once and without the confidence score; int8 with one worker; int8 with one
 worker and torch's number of threads per network call); dlib's 68-point shape predictor when its extra is installed. Every
 cascade is called as a user calls it (``predict_batch``: level 1 on the box, again on the re-made crop
-and on its mirror image (``recrop``, ``level1_flip``), level 2 and the confidence score). Tasks: batch 1 (one face per call, 5 calls
-a round) and batch 64 (one call), on HELEN test faces with jittered ground-truth boxes (no
+and on its mirror image (``recrop``, ``level1_flip``), level 2 and the confidence score). Tasks: batch 1 (one face per call,
+``BATCH1_FACES`` calls a round) and batch 64 (one call), on HELEN test faces with jittered ground-truth boxes (no
 detection). Face detection (the default detector, and ``dlib_hog_fast``) is timed in the same rounds
 on the same images; "with detection" adds it to each model's time (it is the same code for all).
 
@@ -176,7 +176,8 @@ def _run(args: argparse.Namespace) -> int:
                               for label in models if label in SUMMARY))
         return med
 
-    print(f"{', '.join(versions)}; {n} HELEN test faces, ground-truth boxes jittered; medians of {args.repeats} "
+    print(f"{', '.join(versions)}; {n} HELEN test faces, ground-truth boxes jittered (batch 1: "
+          f"{BATCH1_FACES} calls of one face each a round); medians of {args.repeats} "
           f"rounds that interleave the models; detection: {detector} on {faces.images[0].shape[1]}x"
           f"{faces.images[0].shape[0]} images, timed in the same rounds and added; x: speed ratio (> 1 faster)")
     quiet = phase("quiet (nothing started by the benchmark)")
