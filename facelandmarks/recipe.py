@@ -12,8 +12,10 @@ unfinished one resumes from its last epoch checkpoint (``train`` resumes by defa
 The split is the seed-0 one of :func:`facelandmarks.datasets.train_val_split` on the ``train`` split
 (10% validation faces, never the test faces); every step uses seed 0. The shipped files are
 ``level1_c2/level1.pt`` -> ``level1_deep.pt``, ``level1_recrop/level1.pt`` -> ``level1_recrop.pt`` (the
-second-pass level 1), ``level2_ft/level2.pt`` -> ``level2_k3.pt`` and
-``shallow/level1.pt`` -> ``level1_shallow.pt`` (the depth ablation's baseline).
+second-pass level 1), ``level2_ft/level2.pt`` -> ``level2_k3.pt``, ``level2_sim/level2.pt`` -> ``level2_k3_sim.pt`` (level 2 on
+simulated errors only, the ablation's) and ``shallow/level1.pt`` -> ``level1_shallow.pt`` (the depth
+ablation's baseline). Measured end to end: 81.2 minutes on the 2-core machine
+(``facelandmarks/weights/README.md``).
 """
 from __future__ import annotations
 
