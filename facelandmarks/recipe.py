@@ -14,8 +14,8 @@ The split is the seed-0 one of :func:`facelandmarks.datasets.train_val_split` on
 ``level1_c2/level1.pt`` -> ``level1_deep.pt``, ``level1_recrop/level1.pt`` -> ``level1_recrop.pt`` (the
 second-pass level 1), ``level2_ft/level2.pt`` -> ``level2_k3.pt``, ``level2_sim/level2.pt`` -> ``level2_k3_sim.pt`` (level 2 on
 simulated errors only, the ablation's) and ``shallow/level1.pt`` -> ``level1_shallow.pt`` (the depth
-ablation's baseline). Measured end to end: 81.2 minutes on the 2-core machine
-(``facelandmarks/weights/README.md``).
+ablation's baseline). Its measured wall-clock time, with the command and the logs behind it:
+``facelandmarks/weights/README.md``.
 """
 from __future__ import annotations
 
